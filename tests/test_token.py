@@ -1,0 +1,158 @@
+"""TokenManager against the emulator over real loopback sockets."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from gigachat.errors import NoCredentials, ServerError, WrongKey
+from gigachat.tls import make_session
+from gigachat.token import TokenManager, TokenState
+from tests.conftest import no_thread_named, wait_for
+
+
+class FakeClock:
+    """Real time plus an offset the test moves forward."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+def manager_for(emulator, key=None, *, margin=300.0, clock=time.time, scope="GIGACHAT_API_PERS"):
+    from gigachat.emulator import DEMO_KEY
+
+    key = DEMO_KEY if key is None else key
+    return TokenManager(
+        emulator.oauth_url, scope, lambda: key, make_session(), refresh_margin=margin, clock=clock
+    )
+
+
+def test_fifty_threads_at_expiry_share_one_oauth_request(emulator):
+    clock = FakeClock()
+    tokens = manager_for(emulator, clock=clock)
+    first = tokens.get_token()
+    assert emulator.stats["oauth_requests"] == 1
+    emulator.inject(path="/api/v2/oauth", delay=0.3)  # keep the refresh in flight a while
+    clock.offset = 1800.0  # the token has just expired
+    barrier = threading.Barrier(50)
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    def ask() -> None:
+        barrier.wait()
+        try:
+            results.append(tokens.get_token())
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=ask) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert not errors
+    assert len(results) == 50 and len(set(results)) == 1 and results[0] != first
+    assert tokens.oauth_requests == 2
+    assert emulator.stats["oauth_requests"] == 2
+
+
+def test_oauth_request_follows_the_facts(emulator):
+    tokens = manager_for(emulator, scope="GIGACHAT_API_B2B")
+    tokens.get_token()
+    tokens.invalidate(tokens.get_token())
+    tokens.get_token()
+    seen = emulator.oauth_log
+    assert len(seen) == 2
+    assert seen[0]["rquid"] != seen[1]["rquid"]  # a fresh uuid4 per call
+    assert all(entry["scope"] == "GIGACHAT_API_B2B" for entry in seen)
+
+
+def test_timer_refreshes_ahead_of_expiry_and_stops_cleanly(emulator):
+    emulator.token_lifetime = 2.0
+    tokens = manager_for(emulator, margin=1.0)
+    seen = []
+    tokens.add_listener(seen.append)
+    tokens.start()
+    wait_for(lambda: tokens.oauth_requests >= 3, timeout=10)
+    assert tokens.status.state is TokenState.VALID
+    assert TokenState.VALID in [status.state for status in seen]
+    tokens.stop()
+    assert no_thread_named("gigachat-token-refresh")
+
+
+def test_wrong_key_is_an_error_and_is_not_hammered(emulator):
+    from gigachat.emulator import make_key
+
+    clock = FakeClock()
+    tokens = manager_for(emulator, key=make_key("someone", "wrong"), clock=clock)
+    with pytest.raises(WrongKey) as caught:
+        tokens.get_token()
+    assert "Неверный ключ авторизации" in caught.value.message
+    assert tokens.status.state is TokenState.ERROR
+    assert "Неверный ключ" in tokens.status.error
+    # Ten simulated minutes of callers asking every second.
+    for _ in range(600):
+        clock.offset += 1.0
+        with pytest.raises(WrongKey):
+            tokens.get_token()
+    assert tokens.oauth_requests <= 5
+    assert emulator.stats["oauth_requests"] == tokens.oauth_requests
+
+
+def test_new_key_is_tried_at_once_after_a_wrong_one(emulator):
+    from gigachat.emulator import DEMO_KEY, make_key
+
+    keys = [make_key("someone", "wrong")]
+    tokens = TokenManager(emulator.oauth_url, "GIGACHAT_API_PERS", lambda: keys[0], make_session())
+    with pytest.raises(WrongKey):
+        tokens.get_token()
+    keys[0] = DEMO_KEY
+    assert tokens.get_token()
+    assert tokens.status.state is TokenState.VALID
+
+
+def test_no_credentials_state(emulator):
+    tokens = TokenManager(emulator.oauth_url, "GIGACHAT_API_PERS", lambda: None, make_session())
+    with pytest.raises(NoCredentials):
+        tokens.get_token()
+    assert tokens.status.state is TokenState.NO_CREDENTIALS
+    assert "ключ" in tokens.status.error
+    assert emulator.stats["oauth_requests"] == 0
+
+
+def test_transient_oauth_failure_backs_off_then_recovers(emulator):
+    tokens = manager_for(emulator)
+    emulator.inject(path="/api/v2/oauth", status=503)
+    with pytest.raises(ServerError):
+        tokens.get_token()
+    assert tokens.status.state is TokenState.ERROR
+    token = wait_for(lambda: _try(tokens.get_token), timeout=5)
+    assert token and tokens.status.state is TokenState.VALID
+
+
+def test_scope_mismatch_is_named(emulator):
+    from gigachat.emulator import Emulator, make_key
+
+    emu = Emulator(keys={make_key("a", "b"): ["GIGACHAT_API_PERS"]}).start()
+    try:
+        tokens = TokenManager(
+            emu.oauth_url, "GIGACHAT_API_CORP", lambda: make_key("a", "b"), make_session()
+        )
+        with pytest.raises(Exception) as caught:
+            tokens.get_token()
+        assert caught.value.code == "scope_mismatch"
+        assert "scope" in tokens.status.error
+    finally:
+        emu.stop()
+
+
+def _try(fn):
+    try:
+        return fn()
+    except Exception:
+        return None
