@@ -166,7 +166,7 @@ def _functions(body: Json) -> list[Json]:
 def _function_call(choice: object, functions: list[Json]) -> str | Json:
     """tool_choice (or legacy function_call) -> GigaChat function_call."""
     if choice in ("auto", "none"):
-        return choice  # type: ignore[return-value]
+        return str(choice)
     if choice == "required":
         return {"name": functions[0]["name"]} if len(functions) == 1 else "auto"
     if isinstance(choice, dict):
@@ -412,7 +412,7 @@ class StreamTranslator:
             if choice.get("finish_reason"):
                 reason = "tool_calls" if self._called else _finish_reason(choice["finish_reason"])
                 self._finished = True
-            if not delta and reason is None:
+            if not delta and reason is None and self._started:
                 continue
             if not self._started:
                 delta = {"role": "assistant", "content": delta.get("content", ""), **delta}

@@ -50,9 +50,18 @@ class _ContextAdapter(HTTPAdapter):
         return super().proxy_manager_for(proxy, **kwargs)
 
 
+class _Session(requests.Session):
+    """A session whose `verify` is not overridden by REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE."""
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        merged["verify"] = self.verify if verify is None else verify
+        return merged
+
+
 def make_session(ca_bundle: str = "", verify: bool = True, pool_size: int = 16) -> requests.Session:
     """One keep-alive session; TLS is verified unless `verify` is explicitly False."""
-    session = requests.Session()
+    session = _Session()
     session.headers["User-Agent"] = "GigaChatBridge"
     if verify:
         adapter = _ContextAdapter(ssl_context(ca_bundle), pool_size)
