@@ -402,6 +402,11 @@ class Emulator:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
+    @property
+    def stopping(self) -> bool:
+        """True once stop() has begun."""
+        return self._stopping.is_set()
+
     # ----------------------------------------------------------------- addresses
 
     @property
@@ -1383,6 +1388,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             path = urlsplit(self.path).path or "/"
             reply = self.server.emulator.process(Request(self.command, path, self.headers, body))
+        if self.server.emulator.stopping:  # stop() means no more answers
+            reply.finish()
+            reply = Reply(0, drop=True)
         try:
             self._send(reply)
         except OSError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import ipaddress
 import logging
+import os
 import socket
 import threading
 from collections.abc import Callable
@@ -52,6 +53,13 @@ def check_bind(host: str, allow_remote: bool, api_key_on: bool) -> None:
             f"allow_remote в настройках; иначе укажите API_HOST=127.0.0.1.",
             code="remote_bind",
         )
+
+
+def _address_in_use(error: OSError) -> bool:
+    """cheroot wraps the bind error in a plain OSError; look at the text too."""
+    codes = (errno.EADDRINUSE, 10048)  # 10048: WSAEADDRINUSE on Windows
+    text = str(error)
+    return error.errno in codes or os.strerror(errno.EADDRINUSE) in text or "10048" in text
 
 
 def _ipv6_loopback_available() -> bool:
@@ -122,7 +130,7 @@ class LocalServer:
             if host == "::1" and self.host != "::1":
                 log.warning("IPv6 loopback not usable (%s); serving on IPv4 only", error)
                 return None
-            if error.errno == errno.EADDRINUSE:
+            if _address_in_use(error):
                 raise PortBusy(host, self.port) from None
             raise ConfigError(
                 f"Не удалось открыть адрес {host}:{self.port} ({error.strerror or error}). "

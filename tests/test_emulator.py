@@ -260,7 +260,7 @@ def test_set_reply_and_max_tokens(emulator):
     assert answer["message"]["content"] == "<script>alert(1)</script> & **жирный**"
     short = chat(emulator, token, max_tokens=2).json()
     assert short["choices"][0]["finish_reason"] == "length"
-    assert short["choices"][0]["message"]["content"] == "<script"
+    assert short["choices"][0]["message"]["content"] == "<script>"
     assert short["usage"]["completion_tokens"] == 2
     emulator.set_reply(None)
     assert "**Ответ" in chat(emulator, token).json()["choices"][0]["message"]["content"]
@@ -317,11 +317,22 @@ FUNCTIONS = [
         "description": "Погода",
         "parameters": {
             "type": "object",
-            "properties": {"city": {"type": "string"}, "days": {"type": "integer"}, "unit": {"type": "string"}},
+            "properties": {
+                "city": {"type": "string"},
+                "days": {"type": "integer"},
+                "unit": {"type": "string"},
+            },
             "required": ["city", "days"],
         },
     },
-    {"name": "find_invoice", "parameters": {"type": "object", "properties": {"number": {"type": "string"}}, "required": ["number"]}},
+    {
+        "name": "find_invoice",
+        "parameters": {
+            "type": "object",
+            "properties": {"number": {"type": "string"}},
+            "required": ["number"],
+        },
+    },
 ]
 
 
@@ -401,7 +412,14 @@ def test_models(emulator):
     body = call(emulator, "GET", "/models", token).json()
     assert body["object"] == "list"
     kinds = {entry["id"]: entry["type"] for entry in body["data"]}
-    for name in ("GigaChat", "GigaChat-2", "GigaChat-2-Pro", "GigaChat-2-Max", "GigaChat-Pro", "GigaChat-Max"):
+    for name in (
+        "GigaChat",
+        "GigaChat-2",
+        "GigaChat-2-Pro",
+        "GigaChat-2-Max",
+        "GigaChat-Pro",
+        "GigaChat-Max",
+    ):
         assert kinds[name] == "chat"
     for name in ("Embeddings", "Embeddings-2", "EmbeddingsGigaR"):
         assert kinds[name] == "embedder"
@@ -757,7 +775,7 @@ def test_cli_serves_and_stops_on_sigterm():
     threading.Thread(target=_read_lines, args=(proc.stdout, lines), daemon=True).start()
     try:
         printed: dict[str, str] = {}
-        while "API URL" not in printed:
+        while "Demo authorization key" not in printed:
             name, _, value = _next_line(lines, proc).partition(": ")
             printed[name] = value.strip()
         assert printed["Demo authorization key"] == DEMO_KEY
@@ -766,7 +784,9 @@ def test_cli_serves_and_stops_on_sigterm():
         headers = {"Authorization": f"Basic {DEMO_KEY}", "RqUID": str(uuid.uuid4())}
         token = requests.post(oauth_url, headers=headers, data={"scope": SCOPES[0]}, timeout=TIMEOUT)
         models = requests.get(
-            api_url + "/models", headers={"Authorization": f"Bearer {token.json()['access_token']}"}, timeout=TIMEOUT
+            api_url + "/models",
+            headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+            timeout=TIMEOUT,
         )
         assert models.status_code == 200 and models.json()["object"] == "list"
         headers = {"Authorization": f"Basic {extra}", "RqUID": str(uuid.uuid4())}
