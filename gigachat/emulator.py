@@ -76,6 +76,7 @@ MAX_BODY = 80 * 1024 * 1024
 HANDSHAKE_TIMEOUT = 10.0
 IDLE_TIMEOUT = 120.0
 STOP_JOIN_TIMEOUT = 5.0
+POLL_INTERVAL = 0.05  # how quickly serve_forever notices shutdown()
 STREAM_WORDS_PER_CHUNK = 3
 JSON_TYPE = "application/json; charset=utf-8"
 RANDOM_FAULTS: tuple[int | str, ...] = (429, 500, 503, "drop")
@@ -339,6 +340,7 @@ class Emulator:
         latency: float = 0.0,
         seed: int = 0,
     ) -> None:
+        _check_config({"latency": latency, "token_lifetime": token_lifetime})
         self.host = host
         self._requested_port = port
         self._ssl_context = _server_context(*tls) if tls else None
@@ -359,6 +361,13 @@ class Emulator:
         self._address: tuple[str, int] | None = None
         self._stopped = False
         self._routes = self._build_routes()
+        # run-time settings; reset() restores these constructor values
+        self.token_lifetime = float(token_lifetime)
+        self.reject_keys = False
+        self._latency = float(latency)
+        self._reply: str | None = None
+        self._fail_rate = 0.0
+        self._rng = random.Random(seed)
         self._apply_defaults()
 
     # ----------------------------------------------------------------- lifecycle
@@ -372,7 +381,7 @@ class Emulator:
         self._address = self._server.server_address[:2]
         self._thread = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
+            kwargs={"poll_interval": POLL_INTERVAL},
             name="gigachat-emulator",
             daemon=True,
         )
@@ -384,7 +393,6 @@ class Emulator:
         with self._lock:
             server, thread = self._server, self._thread
             if server is None or self._stopped:
-                self._stopped = True
                 return
             self._stopped = True
         self._stopping.set()
@@ -577,10 +585,11 @@ class Emulator:
         self._in_flight.reset_max()
 
     def _apply_defaults(self) -> None:
+        """Put the run-time settings back to the constructor's values."""
         with self._lock:
             self.token_lifetime = float(self._initial["token_lifetime"])
             self.reject_keys = False
-            self._reply: str | None = None
+            self._reply = None
             self._fail_rate = 0.0
             self._rng = random.Random(self._seed)
         self.latency = self._initial["latency"]

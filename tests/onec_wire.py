@@ -40,6 +40,7 @@ def onec_request(
     bom: bool = True,
     headers: list[tuple[str, str]] | dict[str, str] | None = None,
     method: str | None = None,
+    host_header: str | None = None,
     timeout: float = 30.0,
 ) -> tuple[int, dict[str, str], bytes]:
     """Send one request the way 1C does; return (status, headers, body).
@@ -47,7 +48,8 @@ def onec_request(
     body_bytes=None sends no body (1C's `Получить`, a GET); otherwise the method is
     POST (`ОтправитьДляОбработки`) and, with bom=True, the body is prefixed with
     the UTF-8 byte-order mark. `headers` defaults to the tutorial form's single
-    `Content-Type: application/json`; pass [] for none. Response header names are
+    `Content-Type: application/json`; pass [] for none. host_header replaces the
+    `Host` value (to play a DNS-rebound name). Response header names are
     lower-cased; a chunked response body is decoded.
     """
     if method is None:
@@ -61,7 +63,7 @@ def onec_request(
         body = (BOM + body_bytes) if bom and not body_bytes.startswith(BOM) else body_bytes
     lines = [
         f"{method} {path} HTTP/1.1",
-        f"Host: {host}:{port}",
+        f"Host: {host_header or f'{host}:{port}'}",
         f"User-Agent: {USER_AGENT}",
         "Accept: */*",
     ]

@@ -746,10 +746,18 @@ def test_stop_closes_connections_and_leaves_no_threads(make_emulator):
         requests.get(emu.base_url + "/_emulator/stats", timeout=TIMEOUT)
 
 
-def test_start_twice_is_refused(make_emulator):
+def test_start_twice_is_refused_and_stop_before_start_is_harmless(make_emulator):
     emu = make_emulator()
     with pytest.raises(RuntimeError):
         emu.start()
+    idle = Emulator()
+    idle.stop()
+    with idle:
+        assert requests.get(idle.base_url + "/_emulator/stats", timeout=TIMEOUT).status_code == 200
+    emu.stop()
+    assert no_thread_named("gigachat-emulator")
+    with pytest.raises(ValueError):
+        Emulator(latency=-1)
 
 
 def _read_lines(stream, lines: queue.Queue) -> None:
