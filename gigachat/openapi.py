@@ -47,6 +47,8 @@ _SCHEMAS = {
             "temperature": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 2},
             "max_tokens": {"type": ["integer", "null"], "minimum": 1},
         },
+        "example": {"text": "Договор поставки №127 на сумму 2 450 000 руб.",
+                    "system_prompt": "Извлеки стороны и сумму", "return_format": "html"},
     },
     "Usage": {
         "type": "object",
@@ -113,6 +115,7 @@ _SCHEMAS = {
             "stream": {"type": "boolean"},
             "tools": {"type": "array", "items": {"type": "object"}},
         },
+        "example": {"model": "GigaChat", "messages": [{"role": "user", "content": "Привет"}]},
     },
     "ChatCompletion": {
         "type": "object",
@@ -142,6 +145,7 @@ _SCHEMAS = {
                        "input": {"oneOf": [{"type": "string"},
                                            {"type": "array", "items": {"type": "string"}}]},
                        "encoding_format": {"type": "string", "enum": ["float", "base64"]}},
+        "example": {"model": "Embeddings", "input": ["Договор поставки"]},
     },
     "EmbeddingsResponse": {
         "type": "object",
@@ -205,7 +209,11 @@ def openapi_spec() -> dict:
                 "responses": {
                     "200": {"description": "Ответ или поток SSE",
                             "content": {_JSON: {"schema": _ref("ChatCompletion")},
-                                        "text/event-stream": {"schema": {"type": "string"}}}},
+                                        "text/event-stream": {"schema": {
+                                "type": "object", "description": "Событие SSE: data — JSON "
+                                "chat.completion.chunk или [DONE]",
+                                "properties": {"data": {"type": "string"},
+                                               "event": {"type": "string"}}}}}},
                     **_openai_errors(),
                 },
             }},

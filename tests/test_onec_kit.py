@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ONEC_DIR = ROOT / "resources" / "1c"
 MODULE = ONEC_DIR / "ГигаЧатМост.bsl"
 FORM_MODULE = ONEC_DIR / "ГигаЧатАссистент" / "Модуль.bsl"
+EXTERNAL_FORM_MODULE = ONEC_DIR / "ГигаЧатАссистент" / "МодульДляВнешнейОбработки.bsl"
 BSL_FILES = sorted(ONEC_DIR.rglob("*.bsl"))
 
 BODY_VARIABLE = "ПараметрыЗапроса"  # the module builds every JSON body in this variable
@@ -82,10 +83,10 @@ def arguments(call) -> list:
         return []
     slots: list = [None]
     for child in args_node.children:
-        if child.type == ",":
-            slots.append(None)
-        elif child.type not in ("(", ")"):
+        if child.type == "expression":
             slots[-1] = child
+        else:  # "," or, in newer grammars, an omitted_argument token that may hold ", ,"
+            slots.extend([None] * text(child).count(","))
     return [] if slots == [None] else slots
 
 
@@ -113,12 +114,12 @@ def new_expressions(node, type_name: str):
             yield n
 
 
+def method_nodes(tree) -> list:
+    return [n for n in walk(tree.root_node) if n.type in ("function_definition", "procedure_definition")]
+
+
 def methods(tree) -> dict:
-    return {
-        text(n.child_by_field_name("name")): n
-        for n in tree.root_node.children
-        if n.type in ("function_definition", "procedure_definition")
-    }
+    return {text(n.child_by_field_name("name")): n for n in method_nodes(tree)}
 
 
 def is_exported(method) -> bool:
@@ -156,6 +157,14 @@ def _reads_in(method) -> tuple[set, dict]:
         key = string_value(args[0]) if args else None
         return key if key and JSON_KEY.match(key) else None
 
+    done: set[tuple[int, int]] = set()  # reads already recorded (right sides, before re-aliasing)
+
+    def record(call) -> tuple:
+        path = base(call) + (key_of(call),)
+        reads.add(path)
+        done.add((call.start_byte, call.end_byte))
+        return path
+
     for node in walk(method):
         if node.type == "assignment_statement":
             left = node.children[0]
@@ -163,24 +172,23 @@ def _reads_in(method) -> tuple[set, dict]:
             if left.type != "identifier" or right is None:
                 continue
             name = text(left)
+            gets = [record(c) for c in method_calls(right, "Получить") if key_of(c)]
             aliases.pop(name, None)
             holders.pop(name, None)
             inner = right.named_children[0] if right.named_child_count == 1 else None
-            if inner is not None and inner.type == "call_expression":
-                call = inner.children[-1]
-                if call.type == "method_call" and call_name(call) == "Получить" and key_of(call):
-                    aliases[name] = base(call) + (key_of(call),)
-                    continue
-            gets = [c for c in method_calls(right, "Получить") if key_of(c)]
-            if len(gets) == 1:
-                holders[name] = base(gets[0]) + (key_of(gets[0]),)
+            if inner is not None and inner.type == "call_expression" and len(gets) == 1 \
+                    and inner.children[-1].type == "method_call":
+                aliases[name] = gets[0]  # Имя = Данные.Получить("key"): Имя stands for that key
+            elif len(gets) == 1:
+                holders[name] = gets[0]  # Имя = СтрокаИзЗначения(Данные.Получить("key"))
         elif node.type == "for_each_statement":
             names = [c for c in node.children if c.type == "identifier"]
             source = next((c for c in node.children if c.type == "expression"), None)
             if names and source is not None and text(source) in aliases:
                 aliases[text(names[0])] = aliases[text(source)] + ("[]",)
-        elif node.type == "method_call" and call_name(node) == "Получить" and key_of(node):
-            reads.add(base(node) + (key_of(node),))
+        elif node.type == "method_call" and call_name(node) == "Получить" and key_of(node) \
+                and (node.start_byte, node.end_byte) not in done:
+            record(node)
         elif node.type == "binary_expression":
             sides = [c for c in node.children if c.type == "expression"]
             operator = next((c for c in node.children if c.type == "operator"), None)
@@ -298,11 +306,9 @@ def answer_problems(answer: object, path: tuple, *, strict: bool = False) -> lis
     return answer_problems(value, rest, strict=strict)
 
 
-def operation(spec: dict, route: tuple) -> dict:
+def operation(spec: dict, route: tuple) -> dict | None:
     verb, path = route
-    assert path in spec["paths"], f"/openapi.json has no route {path}"
-    assert verb.lower() in spec["paths"][path], f"/openapi.json has no {verb} {path}"
-    return spec["paths"][path][verb.lower()]
+    return spec.get("paths", {}).get(path, {}).get(verb.lower())
 
 
 def json_schema(response_or_body: dict) -> dict:
@@ -311,6 +317,10 @@ def json_schema(response_or_body: dict) -> dict:
 
 def spec_problems(contract: Contract, spec: dict) -> list[str]:
     """Where the module's routes and keys disagree with the bridge's OpenAPI document."""
+    missing = [f"/openapi.json has no {verb} {path}" for verb, path in contract.routes
+               if operation(spec, (verb, path)) is None]
+    if missing:
+        return missing
     problems = []
     posts = [r for r in contract.routes if r[0] == "POST"]
     if len(posts) != 1:
@@ -323,25 +333,27 @@ def spec_problems(contract: Contract, spec: dict) -> list[str]:
         problems += [f"{posts[0]} requires {k!r}, the module never writes it"
                      for k in alt.get("required", []) if k not in contract.writes]
     for route, reads in contract.reads.items():
-        answer = json_schema(operation(spec, route)["responses"]["200"])
+        responses = operation(spec, route)["responses"]
         for path in sorted(reads):
-            problems += [f"{route}: {p}" for p in schema_problems(spec, answer, path)]
-        errors = operation(spec, route)["responses"].get("403")
+            problems += [f"{route}: {p}" for p in schema_problems(spec, json_schema(responses["200"]), path)]
+        if "403" not in responses:
+            problems.append(f"{route}: no 403 answer documented")
+            continue
+        refused = json_schema(responses["403"])
         for path in sorted(contract.error_reads):
-            if errors is None:
-                problems.append(f"{route}: no 403 answer documented")
-            else:
-                problems += [f"{route} 403: {p}" for p in schema_problems(spec, json_schema(errors), path)]
+            problems += [f"{route} 403: {p}" for p in schema_problems(spec, refused, path)]
+    # Values the module compares a field with (e.g. status = "no_credentials") must be in its enum.
     for path, values in contract.compared.items():
         for route, reads in contract.reads.items():
-            if path not in reads:
+            if path not in reads or len(path) != 1:
                 continue
-            schema = json_schema(operation(spec, route)["responses"]["200"])
-            enums = [s.get("enum") for alt in resolve(spec, schema) for s in
-                     resolve(spec, alt.get("properties", {}).get(path[0], {}))] if len(path) == 1 else []
-            allowed = {v for e in enums if e for v in e}
-            problems += [f"the module compares {'.'.join(path)} with {v!r}, not in {sorted(allowed)}"
-                         for v in sorted(values - allowed)] if allowed else []
+            answer = json_schema(operation(spec, route)["responses"]["200"])
+            allowed = {v for alt in resolve(spec, answer)
+                       for prop in resolve(spec, alt.get("properties", {}).get(path[0], {}))
+                       for v in prop.get("enum") or ()}
+            if allowed:
+                problems += [f"the module compares {path[0]} with {v!r}, not in {sorted(allowed)}"
+                             for v in sorted(values - allowed)]
     return problems
 
 
@@ -440,6 +452,50 @@ def test_form_uses_only_what_the_module_offers():
     assert "ЭкранироватьHTML(Текст)" in FORM_MODULE.read_text(encoding="utf-8")
 
 
+def external_processing_module() -> str:
+    """The form module plus ГигаЧатМост in one file, for an external data processor.
+
+    An external data processor has no common modules, so the module's functions go into
+    the form module as &НаКлиенте methods; `Параметры` (a form property) is renamed.
+    """
+    word = r"(?<![\wЁё]){}(?![\wЁё])"
+    form = FORM_MODULE.read_text(encoding="utf-8")
+    module = MODULE.read_text(encoding="utf-8")
+    lines = [
+        "// Модуль формы внешней обработки «ГигаЧатАссистент»: модуль формы и общий модуль",
+        "// ГигаЧатМост в одном файле, потому что во внешней обработке нет общих модулей.",
+        "// Собран из Модуль.bsl и ../ГигаЧатМост.bsl (tests/test_onec_kit.py):",
+        "// исправления вносите туда. Настройки подключения - в функции НастройкиПодключения().",
+        "",
+    ]
+    lines += form[form.index("#Область"):].replace("ГигаЧатМост.", "").rstrip("\n").splitlines()
+    lines.append("")
+    renames = {"#Область ПрограммныйИнтерфейс": "#Область МостГигаЧатПрограммныйИнтерфейс",
+               "#Область СлужебныеПроцедурыИФункции": "#Область МостГигаЧатСлужебныеПроцедурыИФункции"}
+    for line in module[module.index("#Область"):].rstrip("\n").splitlines():
+        line = renames.get(line, line)
+        if line.startswith(("Функция ", "Процедура ")):
+            lines.append("&НаКлиенте")
+        if not line.lstrip().startswith("//") or line.startswith("//  Параметры - "):
+            parts = line.split('"')  # code is outside quotes, string literals inside
+            parts[::2] = [re.sub(word.format("Параметры"), "ПараметрыВызова", p) for p in parts[::2]]
+            line = '"'.join(parts)
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def test_external_processing_module_is_in_sync():
+    expected = external_processing_module()
+    assert EXTERNAL_FORM_MODULE.read_text(encoding="utf-8") == expected, \
+        "regenerate: .venv/bin/python -m tests.test_onec_kit"
+    tree = bsl_parser().parse(expected.encode("utf-8"))
+    found = methods(tree)
+    names = [text(m.child_by_field_name("name")) for m in method_nodes(tree)]
+    assert len(names) == len(set(names)), "a module function clashes with a form procedure"
+    assert "Спросить" in found and not re.search(r"ГигаЧатМост\.[А-Яа-яЁё]", expected)
+    assert not re.search(r"(?<![\wЁё])Параметры\.", expected), "Параметры is a form property"
+
+
 def test_contract_is_derived_from_the_source(contract):
     """Guards the extractor itself: if it finds nothing, the other checks would be empty."""
     assert ("POST", "/analyze/text") in contract.routes
@@ -459,7 +515,8 @@ def test_renaming_a_key_in_the_module_breaks_the_contract(live_spec, contract):
     source = MODULE.read_text(encoding="utf-8")
     for old, new in (('"system_prompt"', '"systemPrompt"'), ('"max_tokens"', '"maxTokens"'),
                      ('"success"', '"succes"'), ('"total_tokens"', '"tokens"'),
-                     ('"/analyze/text"', '"/analyse/text"'), ('"no_credentials"', '"no_key"')):
+                     ('"/analyze/text"', '"/analyse/text"'), ('"no_credentials"', '"no_key"'),
+                     ('"id"', '"name"'), ('"message"', '"msg"'), ('"status"', '"state"')):
         assert old in source
         mutated = extract_contract(source.replace(old, new).encode("utf-8"))
         assert spec_problems(mutated, live_spec), f"renaming {old} went unnoticed"
@@ -759,3 +816,8 @@ def test_onec_hbk_bsl_catches_what_it_should(tmp_path):
         capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert result.returncode != 0
     assert {d["code"] for d in json.loads(result.stdout)} == {"BSL001", "BSL253"}
+
+
+if __name__ == "__main__":
+    EXTERNAL_FORM_MODULE.write_text(external_processing_module(), encoding="utf-8")
+    print(f"written {EXTERNAL_FORM_MODULE.relative_to(ROOT)}")
