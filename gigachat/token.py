@@ -216,7 +216,9 @@ class TokenManager:
     # --- internals ----------------------------------------------------------
 
     def _usable(self) -> bool:
-        safety = min(self.refresh_margin, 60.0)
+        # Usable until shortly before expiry; the timer refreshes earlier (at the full margin),
+        # so callers never wait for a scheduled refresh.
+        safety = min(self.refresh_margin / 2, 60.0)
         return self._token is not None and self._expires_at - self._clock() > safety
 
     def _raise_if_backing_off(self) -> None:

@@ -20,8 +20,9 @@ USER_AGENT = "1C+Enterprise/8.3"
 def onec_json(data: object, *, line_breaks: bool = True) -> bytes:
     """JSON as 1C's ЗаписьJSON writes it (UTF-8, Cyrillic unescaped), without a BOM.
 
-    line_breaks=True is the default ПараметрыЗаписиJSON (Windows line breaks, tab
-    indents, `\\r\\n` inside strings); False is `ПереносСтрокJSON.Нет`.
+    line_breaks=True imitates the default ПараметрыЗаписиJSON: pretty-printed with
+    Windows line breaks (the exact indent 1C uses is not pinned down; JSON ignores
+    it); False is `ПереносСтрокJSON.Нет`, one line.
     """
     if line_breaks:
         text = json.dumps(data, ensure_ascii=False, indent="\t", separators=(",", ": "))

@@ -211,3 +211,33 @@ def _outcome(client) -> str:
         return "ok"
     except Exception as error:
         return getattr(error, "code", type(error).__name__)
+
+
+@pytest.mark.parametrize("status, code, fragment", [
+    (400, "bad_request", "некорректный"),
+    (402, "payment_required", "пакет токенов"),
+    (403, "permission_denied", "Нет доступа"),
+    (404, "model_not_found", "модели"),
+    (413, "payload_too_large", "слишком большой"),
+    (422, "invalid_params", "Invalid params"),
+])
+def test_each_api_error_is_typed_with_a_russian_message(emulator, status, code, fragment):
+    client, _ = make_client(emulator)
+    emulator.inject(path="/chat/completions", status=status,
+                    message="Invalid params: temperature must be positive" if status == 422 else None)
+    with pytest.raises(Exception) as caught:
+        client.chat({"model": "GigaChat", "messages": [USER]})
+    assert caught.value.code == code and caught.value.status == status
+    assert fragment in caught.value.message
+    assert emulator.stats["routes"]["/api/v1/chat/completions"] == 1  # not retried
+
+
+def test_timeout_is_typed(emulator):
+    client, _ = make_client(emulator, timeout=1.0)
+    client.models()
+    emulator.latency = 5.0
+    start = time.monotonic()
+    with pytest.raises(Exception) as caught:
+        client.chat({"model": "GigaChat", "messages": [USER]})
+    assert caught.value.code == "timeout" and "не ответил вовремя" in caught.value.message
+    assert time.monotonic() - start < 2.0

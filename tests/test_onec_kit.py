@@ -371,7 +371,12 @@ def test_kit_files_exist():
         assert (ONEC_DIR / name).is_file(), name
 
 
-@pytest.mark.parametrize("path", BSL_FILES, ids=lambda p: str(p.relative_to(ONEC_DIR)))
+def _bsl_id(path: Path) -> str:
+    known = {MODULE: "module", FORM_MODULE: "form", EXTERNAL_FORM_MODULE: "external-processing-form"}
+    return known.get(path, f"bsl-{BSL_FILES.index(path)}")
+
+
+@pytest.mark.parametrize("path", BSL_FILES, ids=_bsl_id)
 def test_bsl_parses_without_error_nodes(path):
     tree = bsl_parser().parse(path.read_bytes())
     assert tree.root_node.type == "source_file"
@@ -379,11 +384,23 @@ def test_bsl_parses_without_error_nodes(path):
     assert methods(tree), f"{path.name}: no procedures or functions found"
 
 
+def test_bsl_examples_in_the_guide_parse():
+    guide = (ONEC_DIR / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```bsl\n(.*?)```", guide, flags=re.S)
+    assert len(blocks) >= 4
+    parser = bsl_parser()
+    for block in blocks:
+        if not re.search(r"^(&\S+\n)?(Процедура|Функция) ", block, flags=re.M):
+            block = f"Процедура Пример()\n{block}\nКонецПроцедуры\n"
+        tree = parser.parse(block.encode("utf-8"))
+        assert not tree.root_node.has_error, f"lines {error_lines(tree)} of:\n{block}"
+
+
 @pytest.mark.parametrize("broken", [
-    "Функция Ф()\n\tВозврат 1;\n",  # no КонецФункции
-    "Процедура П()\n\tЕсли А Тогда\n\t\tБ = 1;\nКонецПроцедуры\n",  # no КонецЕсли
+    "Функция Ф()\n\tВозврат 1;\n",
+    "Процедура П()\n\tЕсли А Тогда\n\t\tБ = 1;\nКонецПроцедуры\n",
     "Процедура П()\n\tА = Новый HTTPСоединение(\"127.0.0.1\", 8000;\nКонецПроцедуры\n",
-])
+], ids=["no-endfunction", "no-endif", "unclosed-call"])
 def test_broken_bsl_is_detected(broken):
     assert bsl_parser().parse(broken.encode("utf-8")).root_node.has_error
 
@@ -472,7 +489,7 @@ def external_processing_module() -> str:
     lines.append("")
     renames = {"#Область ПрограммныйИнтерфейс": "#Область МостГигаЧатПрограммныйИнтерфейс",
                "#Область СлужебныеПроцедурыИФункции": "#Область МостГигаЧатСлужебныеПроцедурыИФункции"}
-    for line in module[module.index("#Область"):].rstrip("\n").splitlines():
+    for line in module[module.index("#Область"):].replace("ГигаЧатМост.", "").rstrip("\n").splitlines():
         line = renames.get(line, line)
         if line.startswith(("Функция ", "Процедура ")):
             lines.append("&НаКлиенте")
@@ -784,11 +801,8 @@ def _hbk_command() -> list[str] | None:
     found = shutil.which("onec-hbk-bsl")
     if found:
         return [found]
-    for candidate in (ROOT / ".venv-hbk" / "bin" / "onec-hbk-bsl",
-                      ROOT.parent / "hbk-venv" / "bin" / "onec-hbk-bsl"):
-        if candidate.is_file():
-            return [str(candidate)]
-    return None
+    local = ROOT / ".venv-hbk" / "bin" / "onec-hbk-bsl"  # a Python 3.12+ venv beside .venv
+    return [str(local)] if local.is_file() else None
 
 
 def test_onec_hbk_bsl_syntax_and_timeouts():

@@ -79,7 +79,7 @@ def test_timer_refreshes_ahead_of_expiry_and_stops_cleanly(emulator):
     tokens.add_listener(seen.append)
     tokens.start()
     wait_for(lambda: tokens.oauth_requests >= 3, timeout=10)
-    assert tokens.status.state is TokenState.VALID
+    wait_for(lambda: tokens.status.state is TokenState.VALID, timeout=5)
     assert TokenState.VALID in [status.state for status in seen]
     tokens.stop()
     assert no_thread_named("gigachat-token-refresh")

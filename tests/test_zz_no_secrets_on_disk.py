@@ -15,3 +15,4 @@ def test_no_key_or_token_in_any_written_file():
         data = path.read_bytes()
         leaks += [(path, secret[:8]) for secret in SECRETS_SEEN if secret.encode() in data]
     assert not leaks
+
