@@ -11,10 +11,12 @@ import threading
 
 from gigachat import __version__
 from gigachat.credentials import CredentialStore
+from gigachat.desktop import message_box
 from gigachat.errors import BridgeError
 from gigachat.logs import setup_logging
 from gigachat.service import Service
-from gigachat.settings import load_settings, save_settings
+from gigachat.settings import Settings, load_settings, save_settings
+from gigachat.single_instance import InstanceLock
 
 log = logging.getLogger("gigachat.app")
 
@@ -66,17 +68,77 @@ def wait_for_signal(stop: threading.Event) -> None:
         pass
 
 
-def run_tray(service: Service, stop: threading.Event) -> bool:
-    """Show the tray icon; False when this system has no tray (then run headless)."""
+def effective_settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings()
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    return settings.with_changes(**overrides) if overrides else settings
+
+
+def announce(url: str, service: Service | None, demo: bool) -> None:
+    """The startup line (tests and scripts parse it)."""
+    mode = " (демо-режим: встроенный эмулятор ГигаЧат)" if demo else ""
+    print(f"Мост ГигаЧат для 1С {__version__} запущен: {url}{mode}", flush=True)
+    emulator = service.bridge.emulator if service and service.bridge else None
+    if emulator is not None:
+        print(f"Эмулятор ГигаЧат (демо): {emulator.base_url}", flush=True)
+
+
+def run_headless(args: argparse.Namespace, store: CredentialStore, announce_tray_missing: bool) -> int:
     try:
-        from gigachat.tray import run_tray as run  # imported only in tray mode
-    except ImportError:
-        return False
-    except Exception as error:  # pystray raises display errors at import time
-        log.warning("tray unavailable: %s", type(error).__name__)
-        return False
-    run(service, stop)
-    return True
+        service = Service(effective_settings(args), demo=args.demo, credentials=store).start()
+    except BridgeError as error:
+        print(error.message, file=sys.stderr)
+        return 2
+    announce(service.url, service, args.demo)
+    if announce_tray_missing:
+        print("Значок в трее недоступен: мост работает без него. Остановка: Ctrl+C.", flush=True)
+    stop = threading.Event()
+    try:
+        wait_for_signal(stop)
+    finally:
+        service.stop()
+        print("Мост остановлен.", flush=True)
+    return 0
+
+
+def load_tray():
+    """pystray, or None when this system has no tray (no display, no backend)."""
+    try:
+        from gigachat.tray import load_pystray  # imported only in tray mode
+
+        return load_pystray()
+    except Exception as error:  # pystray raises display errors (not ImportError) at import time
+        log.warning("tray unavailable: %s: %s", type(error).__name__, error)
+        return None
+
+
+def run_tray(args: argparse.Namespace, store: CredentialStore, pystray) -> int:
+    """Tray mode: a busy port or a missing key is shown on the icon, not fatal."""
+    from gigachat.desktop import Notifier
+    from gigachat.tray import TrayApp
+    from gigachat.tray_control import TrayController
+
+    settings = effective_settings(args)
+    notifier = Notifier()
+    controller = TrayController(settings, demo=args.demo, store=store, notify=notifier).start()
+    if controller.service is not None:
+        announce(controller.url, controller.service, args.demo)
+    else:
+        print(controller.start_error.message, file=sys.stderr, flush=True)
+    app = TrayApp(controller, pystray=pystray)
+    notifier.through_icon = app.notify_through_icon
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: app.quit())
+    try:
+        app.run()
+    finally:
+        controller.stop()
+        app.ui.stop()
+        print("Мост остановлен.", flush=True)
+    leftovers = [t.name for t in threading.enumerate() if t is not threading.main_thread()
+                 and t.is_alive() and t.name.startswith(("gigachat", "http"))]
+    log.info("stopped; threads left: %s", ", ".join(leftovers) or "none")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,27 +148,27 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.set_key or args.delete_key or args.import_env:
             return manage_key(args, store)
-        settings = load_settings()
-        overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
-        if overrides:
-            settings = settings.with_changes(**overrides)
-        service = Service(settings, demo=args.demo, credentials=store).start()
+        if args.headless:
+            return run_headless(args, store, announce_tray_missing=False)
+        effective_settings(args)  # a bad setting stops the start, with its Russian message
     except BridgeError as error:
         print(error.message, file=sys.stderr)
         return 2
-    mode = " (демо-режим: встроенный эмулятор ГигаЧат)" if args.demo else ""
-    print(f"Мост ГигаЧат для 1С {__version__} запущен: {service.url}{mode}", flush=True)
-    stop = threading.Event()
-    try:
-        if args.headless or not run_tray(service, stop):
-            if not args.headless:
-                print("Значок в трее недоступен: мост работает без него. "
-                      "Остановка: Ctrl+C.", flush=True)
-            wait_for_signal(stop)
-    finally:
-        service.stop()
-        print("Мост остановлен.", flush=True)
-    return 0
+    lock = InstanceLock()
+    if not lock.acquire():
+        message = "Мост ГигаЧат для 1С уже запущен: его значок — в области уведомлений."
+        print(message, flush=True)
+        message_box(message)
+        return 0
+    with lock:
+        pystray = load_tray()
+        try:
+            if pystray is None:
+                return run_headless(args, store, announce_tray_missing=True)
+            return run_tray(args, store, pystray)
+        except BridgeError as error:
+            print(error.message, file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":

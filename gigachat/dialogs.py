@@ -420,7 +420,8 @@ class StatusWindow:
         get_autostart, self._set_autostart = autostart
         self.autostart = tk.BooleanVar(value=get_autostart())
         ttk.Checkbutton(frame, text="Запускать при входе в систему", variable=self.autostart,
-                        command=lambda: self._set_autostart(self.autostart.get())).pack(anchor="w", pady=(8, 0))
+                        command=lambda: self._set_autostart(self.autostart.get())
+                        ).pack(anchor="w", pady=(8, 0))
         window.protocol("WM_DELETE_WINDOW", self.close)
         window.bind("<Escape>", lambda _e: self.close())
         self.update()

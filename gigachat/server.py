@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -272,7 +271,3 @@ def create_app(bridge: Bridge) -> bottle.Bottle:
     for code in (400, 404, 405, 500):
         app.error(code)(error_handler)
     return app
-
-
-def started_at() -> float:
-    return time.time()

@@ -184,7 +184,8 @@ def notices(before: TrayState | None, after: TrayState, worked: bool) -> list[No
     if after.start_error_code and (before is None or before.start_error_code != after.start_error_code):
         found.append(Notice("Мост ГигаЧат не запущен", after.start_error or new.status_line))
     elif payment:
-        found.append(Notice("ГигаЧат: закончился баланс", after.api_error or SHORT_ERRORS["payment_required"]))
+        text = after.api_error or SHORT_ERRORS["payment_required"]
+        found.append(Notice("ГигаЧат: закончился баланс", text))
     elif new.color == "red" and old is not None and old.color != "red" and worked:
         found.append(Notice("ГигаЧат: ошибка", new.error_message or new.status_line))
     elif old is not None and old.color == "red" and new.color == "green":
