@@ -31,6 +31,24 @@ elif ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip'
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq python3-venv >/dev/null
 fi
 
+# onec-hbk-bsl (a BSL linter the 1C kit's tests run) needs Python 3.12+: its own venv.
+install_bsl_linter() {
+    [ -x .venv-hbk/bin/onec-hbk-bsl ] && return 0
+    local py=""
+    for candidate in "$HOME"/.pyenv/versions/3.1[2-9]*/bin/python python3.13 python3.12; do
+        if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then
+            py=$candidate
+            break
+        fi
+    done
+    if [ -z "$py" ]; then
+        echo "setup: no Python 3.12+ found; the onec-hbk-bsl checks of the 1C kit will not run" >&2
+        return 0
+    fi
+    "$py" -m venv .venv-hbk
+    .venv-hbk/bin/python -m pip install -q --disable-pip-version-check onec-hbk-bsl-core==0.8.53
+}
+
 python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
@@ -42,3 +60,5 @@ if [ ! -f "$stamp" ]; then
     .venv/bin/python -m pip install -q --disable-pip-version-check -r "$requirements"
     touch "$stamp"
 fi
+
+$dev && install_bsl_linter

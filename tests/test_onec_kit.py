@@ -420,14 +420,17 @@ def test_module_wire_rules(contract):
     assert proxies and all([text(a) for a in arguments(p)] == ["Ложь"] for p in proxies)
     assert "НеИспользоватьПроксиДляЛокальныхАдресов = Истина" in source
     # Every platform call that can raise sits inside Попытка ... Исключение.
-    for call_name_ in ("ОтправитьДляОбработки", "Получить", "ПрочитатьJSON"):
-        for call in method_calls(tree.root_node, call_name_):
-            if call_name_ == "Получить" and receiver(call) != "Соединение":
-                continue  # Соответствие.Получить does not raise
-            ancestor = call.parent
-            while ancestor is not None and ancestor.type != "try_statement":
-                ancestor = ancestor.parent
-            assert ancestor is not None, f"{text(call)} is outside Попытка"
+    risky = [c for name in ("ОтправитьДляОбработки", "Получить", "ПолучитьТелоКакСтроку",
+                            "УстановитьТелоИзСтроки", "ПрочитатьJSON", "ЗаписатьДанныеJSON")
+             for c in method_calls(tree.root_node, name)
+             if name != "Получить" or receiver(c) == "Соединение"]  # Соответствие.Получить can't raise
+    risky += connections
+    assert len(risky) >= 7
+    for call in risky:
+        ancestor = call.parent
+        while ancestor is not None and ancestor.type != "try_statement":
+            ancestor = ancestor.parent
+        assert ancestor is not None, f"{text(call)} is outside Попытка"
     # Settings in one place, with the documented defaults.
     assert contract.settings["Адрес"] == '"127.0.0.1"'
     assert contract.settings["Порт"] == "8000"
@@ -808,7 +811,8 @@ def _hbk_command() -> list[str] | None:
 def test_onec_hbk_bsl_syntax_and_timeouts():
     command = _hbk_command()
     if command is None:
-        pytest.skip("onec-hbk-bsl is not installed (optional; needs Python 3.12+)")
+        need(False, "onec-hbk-bsl (scripts/setup.sh --dev installs it into .venv-hbk "
+                    "when a Python 3.12+ is found)")
     result = subprocess.run(
         command + ["check", "--no-config", "--select", "BSL001,BSL253", "--format", "json",
                    *map(str, BSL_FILES)],
@@ -821,7 +825,8 @@ def test_onec_hbk_bsl_catches_what_it_should(tmp_path):
     """The same rules find a missing timeout and a syntax error, so a pass above means something."""
     command = _hbk_command()
     if command is None:
-        pytest.skip("onec-hbk-bsl is not installed (optional; needs Python 3.12+)")
+        need(False, "onec-hbk-bsl (scripts/setup.sh --dev installs it into .venv-hbk "
+                    "when a Python 3.12+ is found)")
     bad = tmp_path / "Плохой.bsl"
     bad.write_text('Процедура П() Экспорт\n\tС = Новый HTTPСоединение("127.0.0.1", 8000);\n'
                    "КонецПроцедуры\nПроцедура Ы(\n", encoding="utf-8")

@@ -39,7 +39,7 @@ def test_schemathesis_against_the_live_server(live_service, tmp_path):
         [str(cli), "run", live_service.url + "/openapi.json", "--checks", CHECKS,
          "--max-examples", "100", "--seed", "1", "--request-timeout", "30",
          "--report-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=600)
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-6000:]
     tested = re.search(r"Tested:\s+(\d+)", output)
