@@ -10,7 +10,6 @@ import uuid
 import keyring
 import keyring.errors
 import pytest
-from conftest import SECRETS_SEEN, need
 from keyring.backend import KeyringBackend
 from keyring.backends import fail, null
 
@@ -24,6 +23,7 @@ from gigachat.credentials import (
     normalize_key,
 )
 from gigachat.errors import BridgeError, ConfigError, KeyringUnavailable, NoCredentials
+from tests.conftest import SECRETS_SEEN, need
 
 CLIENT_ID = "0f8fad5b-d9cb-469f-a165-70867728950e"
 CLIENT_SECRET = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
