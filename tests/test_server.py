@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
-import socket
 import subprocess
 import threading
 import time
@@ -21,6 +19,7 @@ from gigachat.httpd import PortBusy
 from gigachat.service import Service
 from gigachat.settings import Settings
 from tests.conftest import wait_for
+from tests.onec_wire import onec_request
 
 CONTRACT = ("Договор поставки №127 от 15.01.2024. Поставщик ООО ТехноПром обязуется поставить "
             "офисную мебель на сумму 2 450 000 руб. Срок 30 дней. Предоплата 50%.")
@@ -59,24 +58,6 @@ def analyze(service, body, **kwargs) -> requests.Response:
                          timeout=30, **kwargs)
 
 
-def onec_raw_request(port: int, body: bytes) -> tuple[int, dict, bytes]:
-    """Exactly what the tutorial's 1C form sends, over a raw socket."""
-    head = (
-        "POST /analyze/text HTTP/1.1\r\n"
-        f"Host: localhost:{port}\r\n"
-        "User-Agent: 1C+Enterprise/8.3\r\n"
-        "Accept: */*\r\n"
-        "Content-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n"
-        "\r\n"
-    ).encode("ascii")
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(head + body)
-        response = http.client.HTTPResponse(sock)
-        response.begin()
-        return response.status, dict(response.getheaders()), response.read()
-
-
 def assert_onec_structure(answer: dict) -> None:
     """What 1C's ПрочитатьJSON into a Структура needs."""
     assert all(key.isidentifier() and key.isascii() for key in answer)
@@ -105,10 +86,11 @@ def test_tutorial_curl_example(service):
 def test_onec_form_bytes_on_the_wire(service, bom):
     body = json.dumps({"text": CONTRACT.replace(". ", ".\r\n"), "system_prompt": "Кратко",
                        "return_format": "html"}, ensure_ascii=False).encode("utf-8")
-    status, headers, raw = onec_raw_request(service.server.port,
-                                            (b"\xef\xbb\xbf" if bom else b"") + body)
+    port = service.server.port
+    status, headers, raw = onec_request("127.0.0.1", port, "/analyze/text", body, bom=bom,
+                                        host_header=f"localhost:{port}")
     assert status == 200
-    assert headers["Content-Type"] == "application/json; charset=utf-8"
+    assert headers["content-type"] == "application/json; charset=utf-8"
     answer = json.loads(raw.decode("utf-8"))
     assert_onec_structure(answer)
     assert answer["success"] is True
