@@ -57,6 +57,7 @@ def test_right_ca_succeeds_over_a_real_handshake(tls_emulator, tls_ca):
     assert tls_emulator.stats["tls_handshakes"] >= 1
 
 
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_verification_off_is_explicit_and_warns(tls_emulator, caplog):
     from gigachat.emulator import DEMO_KEY
 
