@@ -133,7 +133,8 @@ class Proc:
 
         def found():
             if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited ({self.process.returncode}):\n{self.output()[-3000:]}")
+                tail = self.output()[-3000:]
+                raise RuntimeError(f"{self.name} exited ({self.process.returncode}):\n{tail}")
             return regex.search(self.output())
 
         return wait_until(found, timeout, 0.005)
@@ -219,7 +220,12 @@ class EmulatorProc(Proc):
         return self.control("POST", "config", changes)
 
     def stats(self) -> dict:
-        return self.control("GET", "stats")
+        """Counters, minus the connection (and TLS handshake) this very request opened."""
+        stats = self.control("GET", "stats")
+        stats["connections"] -= 1
+        if self.context:
+            stats["tls_handshakes"] -= 1
+        return stats
 
     def reset(self) -> None:
         self.control("POST", "reset")
@@ -519,9 +525,30 @@ class Client:
                                                context=self.target.context)
         return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
 
+    def connect(self) -> None:
+        """Open the connection now (TCP, and TLS if any) so a later call does not pay for it."""
+        if self.conn is None:
+            self.conn = self._connect()
+        with contextlib.suppress(OSError):
+            self.conn.connect()
+
+    def _stale(self) -> bool:
+        """True when the server already closed this idle connection (what urllib3 and libcurl
+        check before reusing one)."""
+        sock = self.conn.sock if self.conn is not None else None
+        if sock is None:
+            return False
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
+
     def call(self) -> Sample:
         start = time.monotonic()
         try:
+            if self.conn is not None and self._stale():
+                self.close()
             if self.conn is None:
                 self.conn = self._connect()
             self.conn.request("POST", self.path, body=self.target.body, headers={
@@ -544,17 +571,29 @@ class Client:
 
 def run_load(target: Target, clients: int, per_client: int | None = None, duration: float | None = None,
              stop: threading.Event | None = None, on_sample: Callable[[Sample], None] | None = None,
-             timeout: float = 130.0, fresh: bool = False) -> list[Sample]:
+             timeout: float = 130.0, fresh: bool = False, prewarm: bool | None = None,
+             pause_after_error: float = 0.0) -> list[Sample]:
     """`clients` threads call the target back to back: `per_client` times, or for `duration` s,
-    or until `stop` is set. Returns every sample, in completion order."""
+    or until `stop` is set. Returns every sample, in completion order.
+
+    prewarm (default: on for keep-alive clients): before the clock starts, each client opens its
+    connection, one client at a time, so the first call does not pay for the connection set-up.
+    pause_after_error: seconds a client waits after a failed call (a person pressing the button
+    again), so a dead server is not hammered in a busy loop.
+    """
     samples: list[Sample] = []
     lock = threading.Lock()
+    connect_lock = threading.Lock()
+    prewarm = (not fresh) if prewarm is None else prewarm
     barrier = threading.Barrier(clients)
     stop = stop or threading.Event()
     deadline: list[float] = []
 
     def worker() -> None:
         client = Client(target, timeout, fresh)
+        if prewarm:
+            with connect_lock:
+                client.connect()
         barrier.wait()
         if duration is not None and not deadline:
             deadline.append(time.monotonic() + duration)
@@ -571,6 +610,8 @@ def run_load(target: Target, clients: int, per_client: int | None = None, durati
                     samples.append(sample)
                 if on_sample:
                     on_sample(sample)
+                if not sample.ok and pause_after_error:
+                    stop.wait(pause_after_error)
         finally:
             client.close()
 

@@ -90,6 +90,7 @@ class GigaChatClient:
         self._closed = threading.Event()
         self._lock = threading.Lock()
         self.last_error: LastError | None = None
+        self.last_success_at: float | None = None
         self.usage = Usage()
 
     # --- public API -----------------------------------------------------------
@@ -101,6 +102,12 @@ class GigaChatClient:
     @property
     def in_flight(self) -> int:
         return self._gate.active
+
+    @property
+    def failing(self) -> bool:
+        """The latest call to GigaChat failed (no success since the last error)."""
+        last = self.last_error
+        return last is not None and (self.last_success_at is None or last.at > self.last_success_at)
 
     def set_concurrency(self, limit: int) -> None:
         self._gate.set_limit(limit)
@@ -197,6 +204,7 @@ class GigaChatClient:
                     attempt -= 1
                     continue
                 if response.status_code < 400:
+                    self.last_success_at = time.time()
                     return response
                 error: GigaChatError = error_for_status(response.status_code, _detail(response))
                 response.close()

@@ -7,6 +7,7 @@ a queue that the window polls, because Tk must only be touched from its own thre
 
 from __future__ import annotations
 
+import gc
 import logging
 import queue
 import threading
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 KEY_TITLE = "Ключ авторизации ГигаЧат"
 SETTINGS_TITLE = "Настройки моста ГигаЧат"
 STATUS_TITLE = "Мост ГигаЧат для 1С"
+# X11 window classes (WM_CLASS), so tests and window managers can tell the windows apart.
+KEY_CLASS, SETTINGS_CLASS, STATUS_CLASS = "GigaChatKeyDialog", "GigaChatSettings", "GigaChatStatus"
 OK_COLOR, ERROR_COLOR = "#1b7f32", "#b3261e"
 POLL_MS = 100
 
@@ -37,6 +40,7 @@ class UiThread:
         self._lock = threading.Lock()
         self.available = True
         self.root: tk.Tk | None = None
+        self.windows: dict[str, object] = {}  # Tk-owning objects; only touched in the UI thread
 
     def call(self, work: Callable[[tk.Tk], object]) -> None:
         """Run `work(root)` in the UI thread (starting it if needed)."""
@@ -63,8 +67,12 @@ class UiThread:
         self._ready.set()
         root.after(POLL_MS, self._pump)
         root.mainloop()
-        root.destroy()
+        # Every Tk object must die in this thread: Tcl aborts the process otherwise.
+        self.windows.clear()
         self.root = None
+        root.destroy()
+        del root
+        gc.collect()
 
     def _pump(self) -> None:
         root = self.root
@@ -162,7 +170,7 @@ class KeyDialog:
     def __init__(self, parent: tk.Misc, *, scope: str, check: Callable[[str, str], None],
                  save: Callable[[str, str], None], intro: str | None = None) -> None:
         self.check_fn, self.save_fn = check, save
-        self.window = window = tk.Toplevel(parent)
+        self.window = window = tk.Toplevel(parent, class_=KEY_CLASS)
         window.title(KEY_TITLE)
         window.resizable(False, False)
         frame = ttk.Frame(window, padding=12)
@@ -177,21 +185,21 @@ class KeyDialog:
         ttk.Radiobutton(modes, text="Client ID и Client Secret", variable=self.mode, value="pair",
                         command=self._show_mode).pack(side="left", padx=(12, 0))
 
-        self.key_frame = ttk.Frame(frame)
+        self.fields = ttk.Frame(frame)
+        self.fields.pack(fill="x", pady=(6, 0))
+        self.key_frame = ttk.Frame(self.fields)
         ttk.Label(self.key_frame, text="Authorization key из личного кабинета developers.sber.ru:"
                   ).pack(anchor="w")
         self.key_entry = ttk.Entry(self.key_frame, show="•", width=60)
         self.key_entry.pack(fill="x")
-        self.pair_frame = ttk.Frame(frame)
+        self.pair_frame = ttk.Frame(self.fields)
         ttk.Label(self.pair_frame, text="Client ID:").grid(row=0, column=0, sticky="w")
         self.id_entry = ttk.Entry(self.pair_frame, width=44)
         self.id_entry.grid(row=0, column=1, sticky="we", pady=2)
         ttk.Label(self.pair_frame, text="Client Secret:").grid(row=1, column=0, sticky="w")
         self.secret_entry = ttk.Entry(self.pair_frame, show="•", width=44)
         self.secret_entry.grid(row=1, column=1, sticky="we", pady=2)
-        self.fields = ttk.Frame(frame)
-        self.fields.pack(fill="x", pady=(6, 0))
-        self.key_frame.pack(in_=self.fields, fill="x")
+        self.key_frame.pack(fill="x")
 
         self.reveal = tk.BooleanVar(value=False)
         ttk.Checkbutton(frame, text="Показать", variable=self.reveal, command=self._reveal
@@ -226,7 +234,7 @@ class KeyDialog:
     def _show_mode(self) -> None:
         pair = self.mode.get() == "pair"
         (self.key_frame if pair else self.pair_frame).pack_forget()
-        (self.pair_frame if pair else self.key_frame).pack(in_=self.fields, fill="x")
+        (self.pair_frame if pair else self.key_frame).pack(fill="x")
         (self.id_entry if pair else self.key_entry).focus_set()
 
     def _reveal(self) -> None:
@@ -303,7 +311,7 @@ class SettingsDialog:
                  apply: Callable[..., None], api_key: Callable[[], str | None],
                  copy: Callable[[str], None]) -> None:
         self.settings, self.apply_fn, self.api_key_fn, self.copy_fn = settings, apply, api_key, copy
-        self.window = window = tk.Toplevel(parent)
+        self.window = window = tk.Toplevel(parent, class_=SETTINGS_CLASS)
         window.title(SETTINGS_TITLE)
         window.resizable(False, False)
         frame = ttk.Frame(window, padding=12)
@@ -399,7 +407,7 @@ class StatusWindow:
                  actions: list[tuple[str, Callable[[], None]]],
                  autostart: tuple[Callable[[], bool], Callable[[bool], None]]) -> None:
         self.appearance_fn, self.url_fn, self.parent = appearance, url, parent
-        self.window = window = tk.Toplevel(parent)
+        self.window = window = tk.Toplevel(parent, class_=STATUS_CLASS)
         window.title(STATUS_TITLE)
         window.resizable(False, False)
         frame = ttk.Frame(window, padding=12)
@@ -439,6 +447,9 @@ class StatusWindow:
         self.lines["url"].set(f"Адрес для 1С: {url}" if url else "")
         self.status_label.configure(fg={"green": OK_COLOR, "red": ERROR_COLOR}.get(face.color, "#444"))
         self.parent.after(1000, self.update)
+
+    def is_open(self) -> bool:
+        return _alive(self.window)
 
     def show(self) -> None:
         _bring_to_front(self.window, self.window)

@@ -124,6 +124,9 @@ class LocalServer:
             (host, self.port), self.app, numthreads=self.threads, server_name="GigaChatBridge",
             shutdown_timeout=self.shutdown_timeout, timeout=30,
         )
+        # cheroot's default backlog is 5: a burst of 1C forms (a new connection per call)
+        # would get connection resets. Let the OS queue as many as it allows.
+        server.request_queue_size = socket.SOMAXCONN
         try:
             server.prepare()
         except OSError as error:

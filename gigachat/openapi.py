@@ -72,7 +72,8 @@ _SCHEMAS = {
         "required": ["status", "gigachat", "version", "demo", "token_state", "token_expires_at",
                      "error", "last_error", "queue_length", "in_flight"],
         "properties": {
-            "status": {"type": "string", "enum": ["ok", "starting", "no_credentials", "error"]},
+            "status": {"type": "string", "enum": ["ok", "degraded", "starting", "no_credentials",
+                                                "error"]},
             "gigachat": {"type": "boolean"},
             "version": {"type": "string"},
             "demo": {"type": "boolean"},

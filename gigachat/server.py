@@ -161,14 +161,17 @@ def create_app(bridge: Bridge) -> bottle.Bottle:
                    TokenState.NO_CREDENTIALS: "no_credentials",
                    TokenState.ERROR: "error"}[status.state]
         last = bridge.client.last_error
+        error = status.error
+        if overall == "ok" and bridge.client.failing:
+            overall, error = "degraded", last.message  # token fine, GigaChat calls failing
         return json_out({
             "status": overall,
-            "gigachat": status.state is TokenState.VALID,
+            "gigachat": overall == "ok",
             "version": __version__,
             "demo": bridge.demo,
             "token_state": status.state.value,
             "token_expires_at": _iso(status.expires_at),
-            "error": status.error,
+            "error": error,
             "last_error": last.message if last else None,
             "last_error_at": _iso(last.at) if last else None,
             "queue_length": bridge.client.queue_length,

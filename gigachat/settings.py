@@ -63,7 +63,7 @@ class Settings:
     allow_remote: bool = False
     max_body_bytes: int = 2 * 1024 * 1024
     log_bodies: bool = False
-    server_threads: int = 32
+    server_threads: int = 64
 
     @property
     def effective_concurrency(self) -> int:

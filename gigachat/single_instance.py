@@ -42,8 +42,8 @@ def _try_lock(fd: int) -> bool:
 class InstanceLock:
     """Held for the life of the tray process; `acquire()` is False when another one runs."""
 
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = path or lock_path()
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path else lock_path()
         self._fd: int | None = None
 
     def acquire(self) -> bool:

@@ -37,6 +37,7 @@ OAUTH_TIMEOUT = (10.0, 30.0)  # connect, read
 TRANSIENT_BACKOFF_CAP = 60.0
 PERMANENT_RETRY = 120.0  # a rejected key is retried at most this often, unless it changes
 PERMANENT_RETRY_CAP = 900.0
+MIN_REFRESH_INTERVAL = 1.0  # the timer never refreshes more often than this
 
 
 class TokenState(enum.StrEnum):
@@ -119,6 +120,8 @@ class TokenManager:
         self._cond = threading.Condition()
         self._token: str | None = None
         self._expires_at = 0.0
+        self._lifetime = 0.0  # seconds the current token was issued for
+        self._refreshed_at = 0.0
         self._refreshing = False
         self._error: BridgeError | None = None
         self._failed_key: str | None = None  # fingerprint of a key GigaChat rejected
@@ -215,10 +218,17 @@ class TokenManager:
 
     # --- internals ----------------------------------------------------------
 
+    def _margin(self) -> float:
+        """How long before expiry the timer refreshes: the setting, but at most a third of
+        the token's lifetime, so short-lived tokens don't make the timer spin."""
+        if self._lifetime <= 0:
+            return self.refresh_margin
+        return min(self.refresh_margin, self._lifetime / 3)
+
     def _usable(self) -> bool:
         # Usable until shortly before expiry; the timer refreshes earlier (at the full margin),
         # so callers never wait for a scheduled refresh.
-        safety = min(self.refresh_margin / 2, 60.0)
+        safety = min(self._margin() / 2, 60.0)
         return self._token is not None and self._expires_at - self._clock() > safety
 
     def _raise_if_backing_off(self) -> None:
@@ -265,6 +275,8 @@ class TokenManager:
             raise wrapped from None
         with self._cond:
             self._token, self._expires_at = token, expires_at
+            self._refreshed_at = self._clock()
+            self._lifetime = expires_at - self._refreshed_at
             self._refreshing = False
             self._error = None
             self._failed_key = None
@@ -366,7 +378,8 @@ class TokenManager:
                 return max(self._retry_at - now, 0.0)
             if self._token is None:
                 return 0.0
-            due = self._expires_at - self.refresh_margin
+            due = self._expires_at - self._margin()
+            due = max(due, self._refreshed_at + MIN_REFRESH_INTERVAL)
             if self._error is not None:
                 due = max(due, self._retry_at)
             return max(due - now, 0.0)

@@ -38,10 +38,10 @@ class TrayApp:
         self.ui = ui or UiThread()
         self.pystray = pystray or load_pystray()
         self.icon = None
-        self.status_window: StatusWindow | None = None
         self._images: dict[str, object] = {}
         self._lock = threading.Lock()
         self._stopped = False
+        self.quit_thread: threading.Thread | None = None
 
     # --- actions -------------------------------------------------------------------
 
@@ -51,11 +51,11 @@ class TrayApp:
     def show_status(self) -> None:
         """The default action (left click): the status window with the menu's actions."""
         def open_window(root) -> None:
-            window = self.status_window
-            if window is not None and window.window.winfo_exists():
+            window = self.ui.windows.get("status")
+            if window is not None and window.is_open():
                 window.show()
                 return
-            self.status_window = StatusWindow(
+            self.ui.windows["status"] = StatusWindow(
                 root, appearance=self.face, url=lambda: self.controller.url,
                 actions=[("Обновить токен сейчас", self.refresh_token),
                          ("Проверить подключение", self.check_connection),
@@ -103,13 +103,17 @@ class TrayApp:
     def quit(self) -> threading.Thread:
         """«Выход»: the server finishes in-flight requests, then everything stops."""
         thread = threading.Thread(target=self._quit, name="gigachat-quit", daemon=True)
+        self.quit_thread = thread
         thread.start()
         return thread
 
     def _quit(self) -> None:
+        log.info("quitting: stopping the service")
         self.controller.quit()
         self.ui.stop()
+        log.info("quitting: removing the tray icon")
         self.stop_icon()
+        log.info("quitting: tray icon removed")
 
     # --- the icon ------------------------------------------------------------------
 
@@ -174,9 +178,6 @@ class TrayApp:
             if self._stopped:
                 return
             icon.visible = True
-            from .tray_xorg import after_visible  # noqa: PLC0415
-
-            after_visible(icon)
         self.apply(self.face())
         self.controller.add_listener(self.apply)
         if not self.controller.demo and not self.controller.has_key:
@@ -190,7 +191,7 @@ class TrayApp:
         # The first title is ASCII: pystray's xorg backend can only write Latin-1 at creation.
         self.icon = icon_class(self.pystray)(ICON_NAME, self.image(face.color), "GigaChat Bridge",
                                              menu=self.menu())
-        log.info("tray icon backend: %s", type(self.icon).__module__)
+        log.info("tray icon backend: %s", self.pystray.Icon.__module__)
         self.icon.run(setup=self._setup)
 
     def stop_icon(self) -> None:

@@ -50,12 +50,14 @@ class TrayController:
         self._listeners: list[Listener] = []
         self._lock = threading.RLock()
         self._state: TrayState | None = None
+        self._settled: TrayState | None = None
         self._worked = False
         self._balance: tuple[tuple[str, int], ...] | None = None
         self._balance_at = 0.0
         self._balance_supported = True
         self._account_error: tuple[str, str, float, int] | None = None  # code, message, at, requests
         self._stopping = threading.Event()
+        self._wake = threading.Event()  # the token changed: update the tray now
         self._poller: threading.Thread | None = None
         self._workers: list[threading.Thread] = []
         self.quitting = threading.Event()
@@ -82,7 +84,7 @@ class TrayController:
         with self._lock:
             self.service, self.start_error = service, None
         service.bridge.tokens.add_listener(self._on_token)
-        self.refresh()
+        self._wake.set()
 
     def _stop_service(self) -> None:
         with self._lock:
@@ -94,6 +96,7 @@ class TrayController:
     def stop(self) -> None:
         """Stop the poller, the workers and the service (in-flight requests finish first)."""
         self._stopping.set()
+        self._wake.set()
         if self._poller is not None:
             self._poller.join(5)
         self._stop_service()
@@ -132,7 +135,8 @@ class TrayController:
             return False
 
     def _on_token(self, status: TokenStatus) -> None:
-        self.refresh()
+        # Called in whatever thread refreshed the token (maybe a 1C request): never block it.
+        self._wake.set()
 
     def _collect(self) -> TrayState:
         """Gather the current state from the service's public attributes."""
@@ -180,7 +184,11 @@ class TrayController:
             before, after = self._state, self._collect()
             changed = after != before
             self._state = after
-            found = notices(before, after, self._worked) if changed else []
+            # Notifications compare with the last settled state: yellow (getting a token,
+            # a queue) is in between, so green → yellow → red still counts as a new error.
+            found = notices(self._settled, after, self._worked) if changed else []
+            if changed and appearance(after).color != "yellow":
+                self._settled = after
             if after.token.state is TokenState.VALID and not after.start_error_code:
                 self._worked = True
         shown = appearance(after)
@@ -195,7 +203,11 @@ class TrayController:
         return shown
 
     def _poll(self) -> None:
-        while not self._stopping.wait(POLL_INTERVAL):
+        while not self._stopping.is_set():
+            self._wake.wait(POLL_INTERVAL)
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
             try:
                 self._maybe_fetch_balance()
                 self.refresh()

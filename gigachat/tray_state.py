@@ -174,7 +174,10 @@ class Notice:
 
 
 def notices(before: TrayState | None, after: TrayState, worked: bool) -> list[Notice]:
-    """Notifications for a state change. `worked`: the bridge had a valid token before."""
+    """Notifications for a change from `before` (the last settled, non-yellow state) to `after`.
+
+    `worked`: the bridge had a valid token at some point (errors before that are the first-run
+    key dialog's business, not a notification's)."""
     old = appearance(before) if before is not None else None
     new = appearance(after)
     found: list[Notice] = []

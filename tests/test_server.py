@@ -415,3 +415,16 @@ def test_openai_errors_have_status_and_shape(service, emulator):
     with pytest.raises(openai.APIStatusError) as caught:
         client.chat.completions.create(model="GigaChat", messages=[{"role": "user", "content": "a"}])
     assert caught.value.status_code == 402
+
+
+def test_health_is_degraded_while_gigachat_calls_fail(start_service, emulator):
+    service = start_service(request_timeout=2.0)
+    assert analyze(service, {"text": "прогрев"}).json()["success"] is True
+    emulator.inject(path="/chat/completions", status=503, times=100)
+    assert analyze(service, {"text": "сбой"}).json()["success"] is False
+    health = requests.get(service.url + "/health", timeout=5).json()
+    assert health["status"] == "degraded" and health["gigachat"] is False
+    assert "недоступен" in health["error"]
+    emulator.clear_faults()
+    assert analyze(service, {"text": "снова"}).json()["success"] is True
+    assert requests.get(service.url + "/health", timeout=5).json()["status"] == "ok"
