@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import logging
 import signal
+import socket
 import sys
 import threading
 
@@ -46,7 +48,8 @@ def manage_key(args: argparse.Namespace, store: CredentialStore) -> int:
     """The one-shot key commands; returns the exit status."""
     if args.delete_key:
         store.delete_key()
-        print("Ключ авторизации удалён из системного хранилища.")
+        store.delete_local_api_key()
+        print("Ключ авторизации и локальный API-ключ удалены из системного хранилища.")
     elif args.set_key:
         key = getpass.getpass("Ключ авторизации ГигаЧат (ввод скрыт): ")
         store.save_key(key)
@@ -66,6 +69,40 @@ def wait_for_signal(stop: threading.Event) -> None:
         signal.signal(sig, lambda *_: stop.set())
     while not stop.wait(1.0):
         pass
+
+
+class SignalWatcher:
+    """SIGINT/SIGTERM → callback, even while the main thread sits in a GUI loop's blocking read.
+
+    The OS may deliver a signal to any thread, and Python runs handlers only in the main thread
+    when it next runs Python code; the wakeup fd is written at once, so a named thread waits on it.
+    """
+
+    def __init__(self, callback) -> None:
+        self.callback = callback
+        self._reader, self._writer = socket.socketpair()
+        self._writer.setblocking(False)
+        self._old = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: None)  # the thread below does the work
+        self._thread = threading.Thread(target=self._run, name="gigachat-signals", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            data = self._reader.recv(64)
+            if not data or 0 in data:  # 0: stop() was called
+                return
+            if any(byte in (signal.SIGINT, signal.SIGTERM) for byte in data):
+                self.callback()
+
+    def stop(self) -> None:
+        signal.set_wakeup_fd(self._old)
+        with contextlib.suppress(OSError):
+            self._writer.send(b"\0")
+        self._thread.join(2)
+        self._reader.close()
+        self._writer.close()
 
 
 def effective_settings(args: argparse.Namespace) -> Settings:
@@ -127,11 +164,13 @@ def run_tray(args: argparse.Namespace, store: CredentialStore, pystray) -> int:
         print(controller.start_error.message, file=sys.stderr, flush=True)
     app = TrayApp(controller, pystray=pystray)
     notifier.through_icon = app.notify_through_icon
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: app.quit())
+    signals = SignalWatcher(app.quit)
     try:
         app.run()
     finally:
+        signals.stop()
+        if app.quit_thread is not None:
+            app.quit_thread.join(10)
         controller.stop()
         app.ui.stop()
         print("Мост остановлен.", flush=True)

@@ -94,7 +94,7 @@ VIAddVersionKey /LANG=1049 "LegalCopyright" "${APP_NAME}"
 !define MUI_ICON "${ICON}"
 !define MUI_UNICON "${ICON}"
 !define MUI_ABORTWARNING
-!define MUI_COMPONENTSPAGE_NODESC
+!define MUI_COMPONENTSPAGE_SMALLDESC
 !define MUI_WELCOMEPAGE_TEXT "Мастер установит «${PRODUCT}» версии ${VERSION}.$\r$\n$\r$\n\
 Программа связывает 1С с нейросетью ГигаЧат: 1С обращается к ней по адресу на этом \
 компьютере, а ключ авторизации хранится в защищённом хранилище Windows.$\r$\n$\r$\n\
@@ -199,6 +199,13 @@ Section "-ApplyUnticked"
   ${EndIf}
 SectionEnd
 
+!insertmacro MUI_FUNCTION_DESCRIPTION_BEGIN
+  !insertmacro MUI_DESCRIPTION_TEXT ${SecMain} "Программа, ярлыки в меню «Пуск» и папка «${ONEC_FOLDER}»."
+  !insertmacro MUI_DESCRIPTION_TEXT ${SecAutostart} "Мост сам запускается при входе в Windows. \
+Изменить можно и потом: меню значка в трее."
+  !insertmacro MUI_DESCRIPTION_TEXT ${SecDesktop} "Значок для запуска моста на рабочем столе."
+!insertmacro MUI_FUNCTION_DESCRIPTION_END
+
 ; --- uninstall --------------------------------------------------------------
 Section "un.Программа, ярлыки и автозапуск (обязательно)" UnSecMain
   SectionIn RO
@@ -224,6 +231,12 @@ Section /o "un.Сохранённый ключ авторизации и нас�
   RMDir /r "$APPDATA\${APP_NAME}"      ; settings.json
   RMDir /r "$LOCALAPPDATA\${APP_NAME}" ; logs
 SectionEnd
+
+!insertmacro MUI_UNFUNCTION_DESCRIPTION_BEGIN
+  !insertmacro MUI_DESCRIPTION_TEXT ${UnSecMain} "Программа, ярлыки и запуск при входе в систему."
+  !insertmacro MUI_DESCRIPTION_TEXT ${UnSecKey} "Ключ авторизации ГигаЧат из диспетчера учётных \
+данных Windows, настройки и журналы. Не отмечайте, если будете ставить мост снова."
+!insertmacro MUI_UNFUNCTION_DESCRIPTION_END
 
 Section "-un.Files"
   Delete "$INSTDIR\${APP_EXE}"

@@ -3,6 +3,7 @@
     python installer/build.py                 # dist/GigaChatBridge/ + dist/GigaChatBridge-<v>-setup.exe
     python installer/build.py --no-installer  # only the PyInstaller folder
     python installer/build.py --dist DIR --work DIR --makensis PATH
+    python installer/build.py --payload DIR   # only makensis, on an existing app folder
 
 The version comes from gigachat.__version__ (the one place it lives) and is
 passed to makensis as -DVERSION. On Linux the Linux build stands in as the
@@ -30,6 +31,7 @@ IS_WIN = sys.platform == "win32"
 
 sys.path.insert(0, str(INSTALLER_DIR))
 from make_icons import ICONS_DIR, make_icons  # noqa: E402
+from winversion import numeric_version  # noqa: E402
 
 
 def read_version() -> str:
@@ -38,14 +40,6 @@ def read_version() -> str:
     if not match:
         raise SystemExit("gigachat/__init__.py has no __version__ line")
     return match.group(1)
-
-
-def numeric_version(version: str) -> str:
-    """'1.2.3rc1' -> '1.2.3.0': the x.x.x.x form Windows file properties need."""
-    numbers = re.findall(r"\d+", version.split("+")[0])[:3]
-    if not numbers:
-        raise SystemExit(f"version {version!r} has no numbers")
-    return ".".join((numbers + ["0"] * 4)[:4])
 
 
 def app_exe() -> str:
@@ -63,7 +57,7 @@ def find_makensis(explicit: str | None) -> str | None:
     if found:
         return found
     if IS_WIN:
-        for base in (os.environ.get("ProgramFiles(x86)"), os.environ.get("ProgramFiles")):
+        for base in (os.environ.get("PROGRAMFILES(X86)"), os.environ.get("PROGRAMFILES")):
             candidate = Path(base or "") / "NSIS" / "makensis.exe"
             if base and candidate.is_file():
                 return str(candidate)
@@ -85,7 +79,7 @@ def makensis_command(makensis: str, version: str, payload: Path, out_dir: Path,
                      icon: Path) -> list[str]:
     defines = {
         "VERSION": version,
-        "VI_VERSION": numeric_version(version),
+        "VI_VERSION": ".".join(map(str, numeric_version(version))),
         "SOURCE_DIR": str(payload),
         "APP_EXE": app_exe(),
         "ONEC_DIR": str(ROOT / "resources" / "1c"),
@@ -103,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=ROOT / "build", help="PyInstaller work folder")
     parser.add_argument("--no-installer", action="store_true", help="skip makensis")
     parser.add_argument("--makensis", help="path to makensis (default: PATH, then Program Files)")
+    parser.add_argument("--payload", type=Path,
+                        help="an already built app folder: skip PyInstaller, only run makensis")
     args = parser.parse_args(argv)
     dist, work = args.dist.resolve(), args.work.resolve()
 
@@ -110,11 +106,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Сборка «Мост ГигаЧат для 1С» {version}", flush=True)
     icons = make_icons(ICONS_DIR)
 
-    started = time.monotonic()
-    folder = run_pyinstaller(dist, work)
-    took = time.monotonic() - started
-    print(f"Папка программы: {folder} — {folder_size(folder) / 2**20:.1f} МБ, "
-          f"сборка {took:.0f} с", flush=True)
+    if args.payload:
+        folder = args.payload.resolve()
+        if not (folder / app_exe()).is_file():
+            raise SystemExit(f"{folder} has no {app_exe()}")
+    else:
+        started = time.monotonic()
+        folder = run_pyinstaller(dist, work)
+        took = time.monotonic() - started
+        print(f"Папка программы: {folder} — {folder_size(folder) / 2**20:.1f} МБ, "
+              f"сборка {took:.0f} с", flush=True)
     if args.no_installer:
         return 0
 
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         print("makensis не найден: установите NSIS 3 (https://nsis.sourceforge.io; "
               "Debian/Ubuntu: apt install nsis) или укажите --makensis ПУТЬ.", file=sys.stderr)
         return 1
+    dist.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     subprocess.run(makensis_command(makensis, version, folder, dist, icons["ico"]),
                    cwd=INSTALLER_DIR, check=True)

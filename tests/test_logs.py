@@ -38,3 +38,35 @@ def test_plain_messages_pass_unchanged():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "порт %d занят", (8000,), None)
     assert RedactingFilter().filter(record)
     assert record.getMessage() == "порт 8000 занят"
+
+
+def test_real_key_and_access_token_never_reach_the_log_file(isolated_env, emulator):
+    """A real key and a real access token (issued by the emulator) logged every way a bug
+    might: in the message, as arguments, inside a dict, in a traceback."""
+    from gigachat.emulator import DEMO_KEY
+    from gigachat.tls import make_session
+    from gigachat.token import TokenManager
+
+    path = setup_logging(console=False)
+    session = make_session()
+    token = TokenManager(emulator.oauth_url, "GIGACHAT_API_PERS", lambda: DEMO_KEY, session).get_token(10)
+    session.close()
+    assert len(token) > 100 and token in emulator.issued_tokens
+    logger = logging.getLogger("gigachat.test")
+    logger.info("Authorization: Basic %s", DEMO_KEY)
+    logger.info("Authorization: Bearer %s", token)
+    logger.warning("token=%s key=%s", token, DEMO_KEY)
+    logger.error("oauth answer %s", {"access_token": token, "expires_at": 1})
+    logger.info(f"key inline {DEMO_KEY} and token inline {token}")
+    try:
+        raise ValueError(f"upstream echoed {token} for {DEMO_KEY}")
+    except ValueError:
+        logger.exception("call failed")
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    text = path.read_text(encoding="utf-8")
+    assert "oauth answer" in text and "call failed" in text and "upstream echoed" in text
+    assert DEMO_KEY not in text
+    assert token[:24] not in text and token[-24:] not in text
+    assert text.count("***") >= 10
+    assert str(path).startswith(str(isolated_env / "xdg_state_home"))  # the per-user log dir

@@ -44,7 +44,7 @@ def test_defaults():
     assert (s.request_timeout, s.refresh_margin) == (110.0, 300.0)
     assert (s.ca_bundle, s.verify_tls, s.max_concurrency) == ("", True, None)
     assert s.allowed_origins == [] and not s.api_key_enabled and not s.allow_remote
-    assert (s.max_body_bytes, s.log_bodies, s.server_threads) == (2 * 1024 * 1024, False, 32)
+    assert (s.max_body_bytes, s.log_bodies, s.server_threads) == (2 * 1024 * 1024, False, 64)
     assert s == Settings()
     assert SCOPES == ("GIGACHAT_API_PERS", "GIGACHAT_API_B2B", "GIGACHAT_API_CORP")
 

@@ -1,0 +1,206 @@
+"""A real X display for tray tests: Xvfb, the trayer system tray, xdotool, screenshots.
+
+Fixtures are session-scoped and imported by the tray test modules. A missing tool skips
+locally and fails under CI=true (see conftest.need).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import need, wait_for
+
+ROOT = Path(__file__).resolve().parent.parent
+ICON_CLASSNAME = "GigaChatBridgeSystemTrayIcon"  # pystray xorg: WM_CLASS res_name of the icon
+
+
+@dataclass
+class XDisplay:
+    name: str
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "DISPLAY": self.name}
+
+    def run(self, *args: str, check: bool = True, timeout: float = 60) -> str:
+        done = subprocess.run(list(args), env=self.env, capture_output=True, text=True,
+                              timeout=timeout, check=False)
+        if check and done.returncode != 0:
+            raise AssertionError(f"{args} failed ({done.returncode}): {done.stderr}")
+        return done.stdout
+
+    def search(self, *how: str) -> list[int]:
+        """Window ids from `xdotool search` (no match, or a busy machine, is an empty list)."""
+        try:
+            out = self.run("xdotool", "search", *how, check=False, timeout=20)
+        except subprocess.TimeoutExpired:
+            return []
+        return [int(line) for line in out.split()]
+
+    def geometry(self, window: int) -> tuple[int, int, int, int]:
+        out = self.run("xdotool", "getwindowgeometry", "--shell", str(window))
+        values = dict(line.split("=", 1) for line in out.split())
+        return int(values["X"]), int(values["Y"]), int(values["WIDTH"]), int(values["HEIGHT"])
+
+    def window_title(self, window: int) -> str:
+        """The UTF-8 title (_NET_WM_NAME), which is the tray icon's tooltip."""
+        out = self.run("xprop", "-id", str(window), "_NET_WM_NAME", check=False)
+        match = re.search(r'= "(.*)"', out)
+        return match.group(1) if match else ""
+
+    def screenshot(self):
+        from PIL import Image
+
+        data = subprocess.run(["import", "-window", "root", "png:-"], env=self.env,
+                              capture_output=True, timeout=30, check=True).stdout
+        return Image.open(io.BytesIO(data)).convert("RGB")
+
+    def click(self, x: int, y: int) -> None:
+        self.run("xdotool", "mousemove", "--sync", str(x), str(y), "click", "1")
+
+    def click_window(self, window: int) -> None:
+        x, y, w, h = self.geometry(window)
+        self.click(x + w // 2, y + h // 2)
+
+
+def has_color(image, box: tuple[int, int, int, int], rgb: tuple[int, int, int],
+              tolerance: int = 40, share: float = 0.2) -> bool:
+    """Whether at least `share` of the pixels in box (x, y, w, h) are close to `rgb`."""
+    x, y, w, h = box
+    data = image.crop((x, y, x + w, y + h)).tobytes()
+    pixels = [data[i:i + 3] for i in range(0, len(data), 3)]
+    close = sum(1 for p in pixels if all(abs(a - b) <= tolerance for a, b in zip(p, rgb, strict=True)))
+    return bool(pixels) and close / len(pixels) >= share
+
+
+def hex_rgb(color: str) -> tuple[int, int, int]:
+    color = color.lstrip("#")
+    return int(color[0:2], 16), int(color[2:4], 16), int(color[4:6], 16)
+
+
+def _start_xvfb() -> tuple[subprocess.Popen, str]:
+    read, write = os.pipe()
+    process = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        number = pipe.readline().strip()  # Xvfb writes the display number once it is ready
+    if not number:
+        process.kill()
+        raise AssertionError("Xvfb did not start")
+    return process, f":{number}"
+
+
+@pytest.fixture(scope="session")
+def xdisplay():
+    """A private Xvfb display (number picked by Xvfb itself)."""
+    for tool, package in (("Xvfb", "xvfb"), ("xdotool", "xdotool"), ("import", "imagemagick"),
+                          ("xprop", "x11-utils")):
+        need(shutil.which(tool) is not None, f"{tool} (apt-get install {package})")
+    process, name = _start_xvfb()
+    yield XDisplay(name)
+    process.terminate()
+    process.wait(10)
+
+
+def _tray_owner(name: str) -> int:
+    from Xlib import display as xdisplay_mod
+
+    connection = xdisplay_mod.Display(name)
+    try:
+        atom = connection.intern_atom(f"_NET_SYSTEM_TRAY_S{connection.get_default_screen()}")
+        owner = connection.get_selection_owner(atom)
+        return getattr(owner, "id", 0)  # X.NONE (0) until trayer owns the tray selection
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="session")
+def tray_host(xdisplay):
+    """trayer as the XEmbed system tray of the display (what pystray's xorg backend docks into)."""
+    need(shutil.which("trayer") is not None, "trayer (apt-get install trayer)")
+    process = subprocess.Popen(
+        ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request", "--height", "32",
+         "--SetDockType", "true", "--transparent", "false", "--tint", "0x333333"],
+        env=xdisplay.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: _tray_owner(xdisplay.name), timeout=20, interval=0.1)
+    yield xdisplay
+    process.terminate()
+    process.wait(10)
+
+
+class TrayProcess:
+    """tray_app.py in tray mode on the test display (xorg backend), output collected."""
+
+    def __init__(self, display: XDisplay, *args: str, env: dict | None = None) -> None:
+        self.lines: list[str] = []
+        full_env = {**os.environ, **(env or {}), "DISPLAY": display.name, "PYSTRAY_BACKEND": "xorg"}
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "tray_app.py"), *args], cwd=ROOT, env=full_env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self._reader = threading.Thread(target=self._read, name="test-tray-output", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_line(self, pattern: str, timeout: float = 30.0) -> re.Match:
+        def found():
+            match = re.search(pattern, self.output)
+            if match is None and self.process.poll() is not None:
+                raise AssertionError(f"tray_app.py exited ({self.process.returncode}):\n{self.output}")
+            return match
+        return wait_for(found, timeout=timeout, interval=0.05)
+
+    def url(self) -> str:
+        return self.wait_line(r"запущен: (http://\S+)").group(1)
+
+    def emulator_url(self) -> str:
+        return self.wait_line(r"Эмулятор ГигаЧат \(демо\): (http://\S+)").group(1)
+
+    def stop(self, timeout: float = 40) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait(5)
+            self._reader.join(5)
+
+
+def secret_service():
+    """The real Secret Service keyring backend (scripts/with-keyring.sh provides one), or None.
+
+    Asked for directly: keyring.get_keyring() may be a chain that also holds test backends."""
+    try:
+        from keyring.backends import SecretService
+
+        SecretService.Keyring.priority  # noqa: B018 - raises without a Secret Service on the bus
+        backend = SecretService.Keyring()
+        backend.get_password("GigaChatBridge-test-probe", "probe")  # raises when locked
+        return backend
+    except Exception:
+        return None
+
+
+def icon_windows(display: XDisplay) -> list[int]:
+    return display.search("--classname", f"^{ICON_CLASSNAME}$")
