@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from . import __version__
 from .token import TokenState, TokenStatus
 
 TOOLTIP_MAX = 127  # Windows cuts tray tooltips at 128 characters (with the final NUL)
@@ -160,9 +161,11 @@ def appearance(state: TrayState) -> Appearance:
     if entry is not None:
         name, left = entry
         balance_line = f"Баланс {name}: {number(left)} {plural(left, 'токен', 'токена', 'токенов')}"
+    version = f"\nМост для 1С {__version__}"
     tooltip = f"{prefix}: {tip}"
-    if len(tooltip) > TOOLTIP_MAX:
-        tooltip = tooltip[: TOOLTIP_MAX - 1] + "…"
+    if len(tooltip) + len(version) > TOOLTIP_MAX:
+        tooltip = tooltip[: TOOLTIP_MAX - len(version) - 1] + "…"
+    tooltip += version
     demo_line = "Демо-режим: отвечает встроенный эмулятор" if state.demo else None
     return Appearance(color, tooltip, status_line, usage_line, balance_line, demo_line, error_message)
 

@@ -85,9 +85,26 @@ def tls_ca(tmp_path_factory):
     return Files
 
 
-def _remember_secrets(emu) -> None:
+def remember_secrets(emu) -> None:
+    """Record an emulator's keys and tokens for the final no-secrets-on-disk scan."""
     SECRETS_SEEN.update(emu.issued_tokens)
     SECRETS_SEEN.update(emu.keys)
+
+
+LOCAL_TEST_KEY = "local-test-key"
+
+
+def service_for(emu, **changes):
+    """A started Service (real server on a free port) in front of `emu`, key from the environment."""
+    from gigachat.credentials import CredentialStore
+    from gigachat.emulator import DEMO_KEY
+    from gigachat.service import Service
+    from gigachat.settings import Settings
+
+    settings = Settings(port=0, auth_url=emu.oauth_url, api_url=emu.api_url).with_changes(**changes)
+    store = CredentialStore(environ={"GIGACHAT_CREDENTIALS": DEMO_KEY,
+                                     "GIGACHAT_BRIDGE_API_KEY": LOCAL_TEST_KEY})
+    return Service(settings, credentials=store).start()
 
 
 @pytest.fixture
@@ -98,7 +115,7 @@ def emulator() -> Iterator:
     emu = Emulator().start()
     yield emu
     emu.stop()
-    _remember_secrets(emu)
+    remember_secrets(emu)
 
 
 @pytest.fixture
@@ -109,7 +126,7 @@ def tls_emulator(tls_ca) -> Iterator:
     emu = Emulator(tls=(str(tls_ca.cert), str(tls_ca.key))).start()
     yield emu
     emu.stop()
-    _remember_secrets(emu)
+    remember_secrets(emu)
 
 
 def no_thread_named(prefix: str) -> bool:

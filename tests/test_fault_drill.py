@@ -20,26 +20,16 @@ from pathlib import Path
 
 import requests
 
-from gigachat.credentials import CredentialStore
 from gigachat.emulator import DEMO_KEY, Emulator
 from gigachat.service import Service
-from gigachat.settings import Settings
-from tests.conftest import SECRETS_SEEN, wait_for
+from tests.conftest import remember_secrets, service_for, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 CYRILLIC = re.compile("[а-яА-Я]")
 
 
-def remember(emu: Emulator) -> None:
-    SECRETS_SEEN.update(emu.issued_tokens)
-    SECRETS_SEEN.update(emu.keys)
-
-
 def start_service(emu: Emulator, **changes) -> Service:
-    settings = Settings(port=0, auth_url=emu.oauth_url, api_url=emu.api_url,
-                        scope="GIGACHAT_API_B2B").with_changes(**changes)
-    return Service(settings, credentials=CredentialStore(
-        environ={"GIGACHAT_CREDENTIALS": DEMO_KEY})).start()
+    return service_for(emu, **{"scope": "GIGACHAT_API_B2B", **changes})
 
 
 def analyze(url: str, text: str = "Привет", timeout: float = 60) -> dict:
@@ -165,7 +155,7 @@ def test_gigachat_unreachable_gives_russian_errors_then_recovers():
     try:
         assert analyze(service.url)["success"] is True
         emu.stop()  # GigaChat gone: connections refused
-        remember(emu)
+        remember_secrets(emu)
         started = time.monotonic()
         with ThreadPoolExecutor(2) as pool:
             answers = list(pool.map(lambda i: analyze(service.url, f"№{i}", timeout=30), range(2)))
@@ -191,7 +181,7 @@ def test_gigachat_unreachable_gives_russian_errors_then_recovers():
         emu.stop()
         if back is not None:
             back.stop()
-            remember(back)
+            remember_secrets(back)
 
 
 # --- a burst of new connections ------------------------------------------------------------

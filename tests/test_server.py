@@ -18,7 +18,7 @@ from gigachat.errors import ConfigError
 from gigachat.httpd import PortBusy
 from gigachat.service import Service
 from gigachat.settings import Settings
-from tests.conftest import wait_for
+from tests.conftest import LOCAL_TEST_KEY, service_for, wait_for
 from tests.onec_wire import onec_request
 
 CONTRACT = ("Договор поставки №127 от 15.01.2024. Поставщик ООО ТехноПром обязуется поставить "
@@ -27,19 +27,12 @@ CONTRACT = ("Договор поставки №127 от 15.01.2024. Поста�
 
 @pytest.fixture
 def start_service(emulator):
-    """Start a real Service (cheroot on a free port) against the emulator."""
-    from gigachat.emulator import DEMO_KEY
-
+    """Start real Services (cheroot on a free port) against the emulator; stop them after."""
     services: list[Service] = []
 
     def start(**changes) -> Service:
-        settings = Settings(port=0, auth_url=emulator.oauth_url, api_url=emulator.api_url)
-        settings = settings.with_changes(**changes)
-        store = CredentialStore(environ={"GIGACHAT_CREDENTIALS": DEMO_KEY,
-                                         "GIGACHAT_BRIDGE_API_KEY": "local-test-key"})
-        service = Service(settings, credentials=store).start()
-        services.append(service)
-        return service
+        services.append(service_for(emulator, **changes))
+        return services[-1]
 
     yield start
     for service in services:
@@ -301,7 +294,7 @@ def test_local_api_key(start_service):
     assert analyze(service, {"text": "a"}).status_code == 403
     assert "API-ключ" in analyze(service, {"text": "a"}).json()["error"]
     assert analyze(service, {"text": "a"}, headers={"X-API-Key": "wrong"}).status_code == 403
-    assert analyze(service, {"text": "a"}, headers={"X-API-Key": "local-test-key"}).json()["success"]
+    assert analyze(service, {"text": "a"}, headers={"X-API-Key": LOCAL_TEST_KEY}).json()["success"]
     ok = analyze(service, {"text": "a"}, headers={"Authorization": "Bearer local-test-key"})
     assert ok.json()["success"] is True
     assert requests.get(service.url + "/health", timeout=5).status_code == 200

@@ -11,11 +11,9 @@ import time
 import pytest
 import requests
 
-from gigachat.credentials import CredentialStore
-from gigachat.emulator import DEMO_KEY, Emulator
+from gigachat.emulator import Emulator
 from gigachat.service import Service
-from gigachat.settings import Settings
-from tests.conftest import SECRETS_SEEN
+from tests.conftest import remember_secrets, service_for
 
 
 def run_clients(url: str, clients: int, seconds: float, timeout: float = 30.0) -> tuple[int, list[str]]:
@@ -52,15 +50,11 @@ def short_token_emulator():
     emu = Emulator(token_lifetime=3.0, latency=0.02).start()
     yield emu
     emu.stop()
-    SECRETS_SEEN.update(emu.issued_tokens)
-    SECRETS_SEEN.update(emu.keys)
+    remember_secrets(emu)
 
 
 def start_service(emu: Emulator, **changes) -> Service:
-    settings = Settings(port=0, auth_url=emu.oauth_url, api_url=emu.api_url,
-                        scope="GIGACHAT_API_B2B").with_changes(**changes)
-    return Service(settings, credentials=CredentialStore(
-        environ={"GIGACHAT_CREDENTIALS": DEMO_KEY})).start()
+    return service_for(emu, **{"scope": "GIGACHAT_API_B2B", **changes})
 
 
 def test_short_lived_tokens_rotate_under_load_without_failures(short_token_emulator):

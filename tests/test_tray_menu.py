@@ -176,7 +176,7 @@ def test_no_key_is_grey_and_the_key_item_opens_the_dialog(bridges, emulator):
     bridge = bridges(Settings(port=0, auth_url=emulator.oauth_url, api_url=emulator.api_url), demo=False)
     bridge.wait_color("grey")
     assert bridge.texts()[0] == "Нет ключа авторизации"
-    assert bridge.controller.appearance.tooltip == "ГигаЧат: нет ключа авторизации"
+    assert bridge.controller.appearance.tooltip.startswith("ГигаЧат: нет ключа авторизации\n")
     bridge.click("Ключ авторизации…")
     assert len(bridge.windows.opened) == 1
     # what «Сохранить» in that dialog does: keyring, then the bridge uses the key at once
@@ -197,7 +197,8 @@ def test_rejected_key_is_red_with_the_reason_and_a_notification(bridges):
     assert answer.json()["success"] is False  # 401, then the re-auth is refused
     bridge.wait_color("red")
     assert bridge.texts()[1] == "Ошибка: неверный ключ авторизации"
-    assert bridge.controller.appearance.tooltip == "ГигаЧат (демо): ошибка — неверный ключ авторизации"
+    assert bridge.controller.appearance.tooltip.startswith(
+        "ГигаЧат (демо): ошибка — неверный ключ авторизации\n")
     wait_for(lambda: any(title == "ГигаЧат: ошибка" for title, _ in bridge.notes), timeout=10)
     emulator.configure(reject_keys=False)
     bridge.click("Обновить токен сейчас")

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from gigachat import __version__
 from gigachat.icons import COLORS, draw_icon
 from gigachat.token import TokenState, TokenStatus
 from gigachat.tray_state import TOOLTIP_MAX, TrayState, appearance, notices, plural
@@ -41,7 +42,8 @@ WRONG_KEY = TokenStatus(TokenState.ERROR, error="Неверный ключ ав�
 ])
 def test_each_state_has_its_colour_status_line_and_tooltip(state, color, status_line, tooltip):
     face = appearance(state)
-    assert (face.color, face.status_line, face.tooltip) == (color, status_line, tooltip)
+    assert (face.color, face.status_line) == (color, status_line)
+    assert face.tooltip == f"{tooltip}\nМост для 1С {__version__}"  # the version, from one place
     assert len(face.tooltip) <= TOOLTIP_MAX
     assert face.color in COLORS
 
@@ -58,7 +60,8 @@ def test_usage_balance_and_demo_lines():
 
 def test_long_error_keeps_the_tooltip_within_the_windows_limit():
     long = TokenStatus(TokenState.ERROR, error="Ж" * 500, error_code="x")
-    assert len(appearance(TrayState(token=long)).tooltip) <= TOOLTIP_MAX
+    tooltip = appearance(TrayState(token=long)).tooltip
+    assert len(tooltip) <= TOOLTIP_MAX and tooltip.endswith(__version__)
 
 
 @pytest.mark.parametrize("n, word", [(1, "запрос"), (2, "запроса"), (5, "запросов"), (11, "запросов"),
