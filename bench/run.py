@@ -1,6 +1,6 @@
 """GigaChat Bridge benchmarks: the bridge, a direct call and the tutorial's server, side by side.
 
-    bash bench/run.sh            # everything, prints the tables (about 7 minutes on 2 cores)
+    bash bench/run.sh            # everything, prints the tables (about 6–7 minutes on 2 cores)
     bash bench/run.sh --quick    # shorter runs, for a smoke check (about 3 minutes)
     bash bench/run.sh --only overhead,faults
 
@@ -18,6 +18,7 @@ import math
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -199,6 +200,13 @@ def section_overhead(ctx: Context) -> None:
     ctx.report.data["overhead"] = data
 
 
+def _somaxconn() -> str:
+    try:
+        return Path("/proc/sys/net/core/somaxconn").read_text().strip()
+    except OSError:
+        return "?"
+
+
 def section_fresh_connections(ctx: Context) -> None:
     """1C's form opens a new HTTPСоединение per call: many users at once = a burst of connects."""
     emu = ctx.emulator("emu-burst")
@@ -228,8 +236,9 @@ def section_fresh_connections(ctx: Context) -> None:
         rows,
         [f"{rounds} bursts. This is what 32 1C sessions pressing the button together do: the "
          "tutorial's form creates a new HTTPСоединение per call.",
-         "The bridge's listening socket has a backlog of 5 (cheroot's default request_queue_size); "
-         "uvicorn's is 2048. Overflowing connections wait for a SYN retransmit (1 s) or are reset."]))
+         f"The bridge listens with a backlog of socket.SOMAXCONN ({socket.SOMAXCONN}; the kernel caps it "
+         f"at net.core.somaxconn = {_somaxconn()}), uvicorn with 2048. Before the fix the bridge had "
+         "cheroot's default of 5: connections beyond it waited for a SYN retransmit (1 s) or were reset."]))
     ctx.report.data["fresh_connections"] = data
 
 
@@ -578,9 +587,11 @@ def section_rotation(ctx: Context) -> None:
         ["side", "seconds", "requests", "failed", "OAuth calls", "token lifetimes in the run",
          "401 from GigaChat", "failure messages"],
         rows,
-        ["OAuth calls counted by the emulator. The bridge's default refresh margin is 300 s and its "
-         "'usable' safety margin 60 s, both longer than a 5 s token — see the findings in "
-         "docs/benchmarks.md; real tokens live 30 min.",
+        ["OAuth calls counted by the emulator. The bridge refreshes a token min(refresh_margin, lifetime/3) "
+         "before expiry, at most once a second, and treats it as usable until min(margin/2, 60 s) before "
+         f"expiry: with the default 300 s margin and this {lifetime:.0f} s token that is "
+         f"{lifetime / 3:.1f} s and {lifetime / 6:.1f} s. Real tokens live 30 min, where the 300 s "
+         "margin applies in full.",
          "The tutorial's OAuth count is its cron runs; the 'no cron' row starts with one fresh token."]))
     ctx.report.data["rotation"] = data
 

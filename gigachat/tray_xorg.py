@@ -89,9 +89,11 @@ def icon_class(pystray):
 
         def _update_title(self):
             # Runs in the loop thread (pystray dispatches it there); one-way requests only.
+            # An X window title is one line: the tooltip's lines are joined.
+            title = " · ".join(self.title.splitlines())
             self._window.change_property(self._utf8_name, self._utf8_string, 8,
-                                         self.title.encode("utf-8"))
-            self._window.set_wm_name(self.title.encode("latin-1", "replace").decode("latin-1"))
+                                         title.encode("utf-8"))
+            self._window.set_wm_name(title.encode("latin-1", "replace").decode("latin-1"))
             self._display.flush()
 
         def _mainloop(self):

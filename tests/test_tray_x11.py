@@ -93,7 +93,7 @@ def test_busy_port_keeps_running_with_a_red_icon(tray_host):
         try:
             app.wait_line(f"Порт {port}")
             window = wait_for(icon_shows(tray_host, RED), timeout=30, interval=0.2)
-            wait_for(lambda: tray_host.window_title(window).endswith(f"порт {port} занят"), timeout=10)
+            wait_for(lambda: f"порт {port} занят · Мост для 1С" in tray_host.window_title(window), timeout=10)
             app.wait_line(r"notification: Мост ГигаЧат не запущен")
             assert app.process.poll() is None
         finally:
@@ -155,7 +155,8 @@ def test_first_run_asks_for_the_key_and_turns_green_once_it_is_saved(tray_host, 
     try:
         app.url()
         window = wait_for(icon_shows(tray_host, GREY), timeout=30, interval=0.2)
-        wait_for(lambda: tray_host.window_title(window) == "ГигаЧат: нет ключа авторизации", timeout=10)
+        wait_for(lambda: tray_host.window_title(window).startswith(
+            "ГигаЧат: нет ключа авторизации · Мост для 1С"), timeout=10)
         dialog = wait_for(lambda: tray_host.search("--onlyvisible", "--class", "^GigaChatKeyDialog$"),
                           timeout=30)[0]
         # The dialog takes the keyboard focus itself (into the key field) once it is shown.
