@@ -61,4 +61,4 @@ if [ ! -f "$stamp" ]; then
     touch "$stamp"
 fi
 
-$dev && install_bsl_linter
+if $dev; then install_bsl_linter; fi

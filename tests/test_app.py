@@ -21,10 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent
 class Running:
     """A started tray_app.py whose output is collected by a reader thread."""
 
-    def __init__(self, *args: str, env: dict | None = None) -> None:
+    def __init__(self, *args: str, env: dict | None = None, command: list[str] | None = None):
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "tray_app.py"), *args], cwd=ROOT,
+            [*(command or [sys.executable, str(ROOT / "tray_app.py")]), *args], cwd=ROOT,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -64,6 +64,17 @@ def test_headless_demo_answers_and_says_it_is_a_demo():
     finally:
         assert app.stop() == 0
     assert any("Мост остановлен" in line for line in app.lines)
+
+
+def test_readme_run_command_starts_the_demo():
+    """README's first command (scripts/run.sh --demo), here headless on a free port."""
+    app = Running("--demo", "--headless", "--port", "0", command=["bash", "scripts/run.sh"])
+    try:
+        url = app.url(timeout=300)  # a fresh checkout installs the runtime packages first
+        answer = requests.post(url + "/analyze/text", json={"text": "Привет"}, timeout=30).json()
+        assert answer["success"] is True
+    finally:
+        assert app.stop() == 0
 
 
 @pytest.mark.parametrize("name, value, fragment", [
