@@ -87,6 +87,15 @@ def http_json(method: str, url: str, body: Any = None, timeout: float = 10.0,
         conn.close()
 
 
+def health_of(url: str) -> dict | None:
+    """The /health answer of a server at `url`, or None while it does not answer 200."""
+    try:
+        status, body = http_json("GET", url + "/health", timeout=5)
+    except OSError:
+        return None
+    return body if status == 200 else None
+
+
 # --------------------------------------------------------------------------- processes
 
 
@@ -271,11 +280,7 @@ class Bridge(Proc):
             self.wait_healthy()
 
     def health(self) -> dict | None:
-        try:
-            status, body = http_json("GET", self.url + "/health", timeout=5)
-        except OSError:
-            return None
-        return body if status == 200 else None
+        return health_of(self.url)
 
     def wait_healthy(self, timeout: float = 30.0) -> float:
         """Seconds since the process started until /health said ok."""
@@ -332,11 +337,7 @@ class Tutorial:
         return self.server
 
     def health(self) -> dict | None:
-        try:
-            status, body = http_json("GET", self.url + "/health", timeout=5)
-        except OSError:
-            return None
-        return body if status == 200 else None
+        return health_of(self.url)
 
     def start_cron(self, period: float) -> None:
         """Play the crontab line: run update_token.sh every `period` seconds."""
