@@ -24,7 +24,6 @@ class Bridge:
     settings: Settings
     tokens: TokenManager
     client: GigaChatClient
-    key_provider: Callable[[], str | None]
     demo: bool = False
     emulator: object | None = None
     _stopped: bool = field(default=False, repr=False)
@@ -78,4 +77,4 @@ def create_bridge(
         concurrency=settings.effective_concurrency,
         request_timeout=settings.request_timeout,
     )
-    return Bridge(settings, tokens, client, key_provider, demo=demo, emulator=emulator)
+    return Bridge(settings, tokens, client, demo=demo, emulator=emulator)

@@ -7,6 +7,13 @@ import logging
 from gigachat.logs import RedactingFilter, redact, setup_logging
 
 
+def logged_text(path) -> str:
+    """What the log file holds once every handler has flushed."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    return path.read_text(encoding="utf-8")
+
+
 def test_redacts_authorization_key_and_token():
     from gigachat.emulator import DEMO_KEY
 
@@ -27,9 +34,7 @@ def test_filter_applies_to_args_and_tracebacks(isolated_env, caplog):
         raise RuntimeError(f"boom with Basic {DEMO_KEY}")
     except RuntimeError:
         logger.exception("failed")
-    for handler in logging.getLogger().handlers:
-        handler.flush()
-    text = path.read_text(encoding="utf-8")
+    text = logged_text(path)
     assert "key was" in text and "boom with" in text
     assert DEMO_KEY not in text
 
@@ -62,9 +67,7 @@ def test_real_key_and_access_token_never_reach_the_log_file(isolated_env, emulat
         raise ValueError(f"upstream echoed {token} for {DEMO_KEY}")
     except ValueError:
         logger.exception("call failed")
-    for handler in logging.getLogger().handlers:
-        handler.flush()
-    text = path.read_text(encoding="utf-8")
+    text = logged_text(path)
     assert "oauth answer" in text and "call failed" in text and "upstream echoed" in text
     assert DEMO_KEY not in text
     assert token[:24] not in text and token[-24:] not in text
