@@ -122,6 +122,7 @@ class TokenManager:
         self._expires_at = 0.0
         self._lifetime = 0.0  # seconds the current token was issued for
         self._refreshed_at = 0.0
+        self._generation = 0  # bumped by credentials_changed()
         self._refreshing = False
         self._error: BridgeError | None = None
         self._failed_key: str | None = None  # fingerprint of a key GigaChat rejected
@@ -214,6 +215,7 @@ class TokenManager:
             self._retry_at = 0.0
             self._failed_key = None
             self._failures = 0
+            self._generation += 1
         self._wake.set()
 
     # --- internals ----------------------------------------------------------
@@ -250,6 +252,8 @@ class TokenManager:
     def _refresh(self) -> str:
         """Do one OAuth request; called with `_refreshing` set by the caller."""
         self._publish()
+        with self._cond:
+            generation = self._generation
         key: str | None = None
         try:
             key = self._key_provider()
@@ -257,21 +261,12 @@ class TokenManager:
                 raise NoCredentials()
             token, expires_at = self._fetch(key)
         except BridgeError as error:
-            with self._cond:
-                self._refreshing = False
-                self._record_failure(error, key)
-                self._cond.notify_all()
-            self._publish()
-            self._wake.set()
+            self._fail(error, key, generation)
             raise
         except Exception as error:  # never let a bug kill the timer or leak a traceback
             log.exception("unexpected error while fetching a token")
             wrapped = ServerError(type(error).__name__)
-            with self._cond:
-                self._refreshing = False
-                self._record_failure(wrapped, None)
-                self._cond.notify_all()
-            self._publish()
+            self._fail(wrapped, None, generation)
             raise wrapped from None
         with self._cond:
             self._token, self._expires_at = token, expires_at
@@ -287,6 +282,17 @@ class TokenManager:
         self._publish()
         self._wake.set()  # let the timer re-plan
         return token
+
+    def _fail(self, error: BridgeError, key: str | None, generation: int) -> None:
+        """End a failed refresh: record it, wake the waiters and the timer."""
+        with self._cond:
+            self._refreshing = False
+            self._record_failure(error, key)
+            if generation != self._generation:
+                self._retry_at = 0.0  # a new key was saved meanwhile: try it at once
+            self._cond.notify_all()
+        self._publish()
+        self._wake.set()
 
     def _record_failure(self, error: BridgeError, key: str | None) -> None:
         """Inside the lock: remember the error and when to try again."""

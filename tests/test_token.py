@@ -156,3 +156,30 @@ def _try(fn):
         return fn()
     except Exception:
         return None
+
+
+def test_key_saved_during_an_in_flight_refresh_is_used_at_once(emulator):
+    """A slow keyring read that started before the key was saved must not park the new key
+    behind the long no-credentials backoff."""
+    from gigachat.emulator import DEMO_KEY
+
+    keys: list[str | None] = [None]
+    entered, release = threading.Event(), threading.Event()
+
+    def slow_keyring() -> str | None:
+        seen = keys[0]
+        if not entered.is_set():
+            entered.set()
+            release.wait(10)
+        return seen
+
+    tokens = TokenManager(emulator.oauth_url, "GIGACHAT_API_PERS", slow_keyring, make_session())
+    tokens.start()
+    try:
+        assert entered.wait(10)
+        keys[0] = DEMO_KEY
+        tokens.credentials_changed()
+        release.set()  # the stale read returns "no key"
+        wait_for(lambda: tokens.status.state is TokenState.VALID, timeout=10)
+    finally:
+        tokens.stop()
