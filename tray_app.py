@@ -12,13 +12,13 @@ import sys
 import threading
 
 from gigachat import __version__
-from gigachat.credentials import CredentialStore
-from gigachat.desktop import message_box
-from gigachat.errors import BridgeError
-from gigachat.logs import setup_logging
-from gigachat.service import Service
-from gigachat.settings import Settings, load_settings, save_settings
-from gigachat.single_instance import InstanceLock
+from gigachat.core.credentials import CredentialStore
+from gigachat.core.errors import BridgeError
+from gigachat.core.logs import setup_logging
+from gigachat.core.settings import Settings, load_settings, save_settings
+from gigachat.desktop.shell import message_box
+from gigachat.desktop.single_instance import InstanceLock
+from gigachat.local.service import Service
 
 log = logging.getLogger("gigachat.app")
 
@@ -115,9 +115,8 @@ def announce(url: str, service: Service | None, demo: bool) -> None:
     """The startup line (tests and scripts parse it)."""
     mode = " (демо-режим: встроенный эмулятор ГигаЧат)" if demo else ""
     print(f"Мост ГигаЧат для 1С {__version__} запущен: {url}{mode}", flush=True)
-    emulator = service.bridge.emulator if service and service.bridge else None
-    if emulator is not None:
-        print(f"Эмулятор ГигаЧат (демо): {emulator.base_url}", flush=True)
+    if service and service.emulator_url:
+        print(f"Эмулятор ГигаЧат (демо): {service.emulator_url}", flush=True)
 
 
 def run_headless(args: argparse.Namespace, store: CredentialStore, announce_tray_missing: bool) -> int:
@@ -141,7 +140,7 @@ def run_headless(args: argparse.Namespace, store: CredentialStore, announce_tray
 def load_tray():
     """pystray, or None when this system has no tray (no display, no backend)."""
     try:
-        from gigachat.tray import load_pystray  # imported only in tray mode
+        from gigachat.desktop.tray import load_pystray  # imported only in tray mode
 
         return load_pystray()
     except Exception as error:  # pystray raises display errors (not ImportError) at import time
@@ -151,9 +150,9 @@ def load_tray():
 
 def run_tray(args: argparse.Namespace, store: CredentialStore, pystray) -> int:
     """Tray mode: a busy port or a missing key is shown on the icon, not fatal."""
-    from gigachat.desktop import Notifier
-    from gigachat.tray import TrayApp
-    from gigachat.tray_control import TrayController
+    from gigachat.desktop.shell import Notifier
+    from gigachat.desktop.tray import TrayApp
+    from gigachat.desktop.tray_control import TrayController
 
     settings = effective_settings(args)
     notifier = Notifier()

@@ -472,8 +472,8 @@ def section_footprint(ctx: Context) -> None:
 
 def _tray_rss(ctx: Context, emu: h.EmulatorProc) -> dict[str, Any]:
     """RSS of tray mode: tray_app.py without --headless, its icon docked in trayer on Xvfb."""
-    if not (h.ROOT / "gigachat" / "tray.py").exists():
-        return {"note": "gigachat/tray.py not present at the time of the run: tray mode not measured"}
+    if not (h.ROOT / "gigachat" / "desktop" / "tray.py").exists():
+        return {"note": "gigachat/desktop/tray.py not present at the time of the run: tray mode not measured"}
     missing = [tool for tool in ("Xvfb", "trayer", "xdotool") if not shutil.which(tool)]
     if missing:
         return {"note": f"not measured: {', '.join(missing)} missing (scripts/setup.sh --dev installs them)"}

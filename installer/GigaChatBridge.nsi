@@ -13,7 +13,7 @@
 ;   OUTDIR      where the setup .exe goes       (default ..\dist)
 ;
 ; Per-user install (no administrator rights): %LOCALAPPDATA%\Programs\GigaChatBridge.
-; The autostart value is the one the tray menu writes (gigachat/autostart.py):
+; The autostart value is the one the tray menu writes (gigachat/desktop/autostart.py):
 ; HKCU\Software\Microsoft\Windows\CurrentVersion\Run, value "GigaChatBridge".
 ; The uninstaller can delete the stored key by running the program with --delete-key
 ; (Windows Credential Manager, target "GigaChatBridge" / "authorization_key@GigaChatBridge").

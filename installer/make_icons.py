@@ -1,4 +1,4 @@
-"""Write the application icons (resources/icons/) from gigachat.icons.draw_icon.
+"""Write the application icons (resources/icons/) from gigachat.desktop.icons.draw_icon.
 
 The files are generated, not kept in git: every build (installer/build.py, the
 PyInstaller spec, installer/linux/install.sh) runs this step first.
@@ -20,7 +20,7 @@ def make_icons(out_dir: Path = ICONS_DIR) -> dict[str, Path]:
     """Write <name>.ico (multi-size, for Windows) and <name>.png (256 px, for Linux menus)."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from gigachat.icons import APP_ICON_COLOR, draw_icon, save_ico
+    from gigachat.desktop.icons import APP_ICON_COLOR, draw_icon, save_ico
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -96,10 +96,10 @@ LOCAL_TEST_KEY = "local-test-key"
 
 def service_for(emu, **changes):
     """A started Service (real server on a free port) in front of `emu`, key from the environment."""
-    from gigachat.credentials import CredentialStore
+    from gigachat.core.credentials import CredentialStore
+    from gigachat.core.settings import Settings
     from gigachat.emulator import DEMO_KEY
-    from gigachat.service import Service
-    from gigachat.settings import Settings
+    from gigachat.local.service import Service
 
     settings = Settings(port=0, auth_url=emu.oauth_url, api_url=emu.api_url).with_changes(**changes)
     store = CredentialStore(environ={"GIGACHAT_CREDENTIALS": DEMO_KEY,

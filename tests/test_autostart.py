@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from gigachat import autostart
+from gigachat.desktop import autostart
 
 
 def test_xdg_entry_is_written_and_removed(tmp_path, monkeypatch):

@@ -8,11 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from gigachat.client import GigaChatClient
-from gigachat.errors import ModelNotFound, ServerError
-from gigachat.gate import FifoGate
-from gigachat.tls import make_session
-from gigachat.token import TokenManager, TokenState
+from gigachat.core.client import GigaChatClient
+from gigachat.core.errors import ModelNotFound, ServerError
+from gigachat.core.gate import FifoGate
+from gigachat.core.tls import make_session
+from gigachat.core.token import TokenManager, TokenState
 from tests.conftest import wait_for
 
 USER = {"role": "user", "content": "Договор поставки №127 на сумму 2 450 000 руб."}

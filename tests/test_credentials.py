@@ -13,7 +13,7 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import fail, null
 
-from gigachat.credentials import (
+from gigachat.core.credentials import (
     KEY_USER,
     KEYRING_SERVICE,
     CredentialStore,
@@ -22,7 +22,7 @@ from gigachat.credentials import (
     import_env_file,
     normalize_key,
 )
-from gigachat.errors import BridgeError, ConfigError, KeyringUnavailable, NoCredentials
+from gigachat.core.errors import BridgeError, ConfigError, KeyringUnavailable, NoCredentials
 from tests.conftest import SECRETS_SEEN, need
 
 CLIENT_ID = "0f8fad5b-d9cb-469f-a165-70867728950e"

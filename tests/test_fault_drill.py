@@ -21,7 +21,7 @@ from pathlib import Path
 import requests
 
 from gigachat.emulator import DEMO_KEY, Emulator
-from gigachat.service import Service
+from gigachat.local.service import Service
 from tests.conftest import remember_secrets, service_for, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from gigachat.logs import RedactingFilter, redact, setup_logging
+from gigachat.core.logs import RedactingFilter, redact, setup_logging
 
 
 def logged_text(path) -> str:
@@ -48,9 +48,9 @@ def test_plain_messages_pass_unchanged():
 def test_real_key_and_access_token_never_reach_the_log_file(isolated_env, emulator):
     """A real key and a real access token (issued by the emulator) logged every way a bug
     might: in the message, as arguments, inside a dict, in a traceback."""
+    from gigachat.core.tls import make_session
+    from gigachat.core.token import TokenManager
     from gigachat.emulator import DEMO_KEY
-    from gigachat.tls import make_session
-    from gigachat.token import TokenManager
 
     path = setup_logging(console=False)
     session = make_session()

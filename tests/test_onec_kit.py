@@ -621,12 +621,12 @@ def stop_bridge(process: subprocess.Popen) -> None:
 
 
 def _bridge_available() -> bool:
-    return (ROOT / "tray_app.py").is_file() and (ROOT / "gigachat" / "server.py").is_file()
+    return (ROOT / "tray_app.py").is_file() and (ROOT / "gigachat" / "local" / "routes.py").is_file()
 
 
 @pytest.fixture(scope="module")
 def bridge(tmp_path_factory):
-    need(_bridge_available(), "tray_app.py and gigachat/server.py (the local endpoint)")
+    need(_bridge_available(), "tray_app.py and gigachat/local/routes.py (the local endpoint)")
     home = tmp_path_factory.mktemp("onec-bridge")
     started = start_bridge(home)
     yield started
@@ -636,7 +636,7 @@ def bridge(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def key_bridge(tmp_path_factory):
-    need(_bridge_available(), "tray_app.py and gigachat/server.py (the local endpoint)")
+    need(_bridge_available(), "tray_app.py and gigachat/local/routes.py (the local endpoint)")
     home = tmp_path_factory.mktemp("onec-key-bridge")
     started = start_bridge(home, api_key=LOCAL_KEY)
     yield started

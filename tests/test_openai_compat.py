@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from gigachat.openai_compat import (
+from gigachat.local.openai_compat import (
     MIN_TEMPERATURE,
     SSE_DONE,
     StreamTranslator,

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from gigachat.credentials import CredentialStore
-from gigachat.service import Service
-from gigachat.settings import Settings
+from gigachat.core.credentials import CredentialStore
+from gigachat.core.settings import Settings
+from gigachat.local.service import Service
 
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
           "response_schema_conformance,response_headers_conformance")

@@ -22,8 +22,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from gigachat import __version__, autostart, credentials
-from gigachat.icons import COLORS
+from gigachat import __version__
+from gigachat.core import credentials
+from gigachat.desktop import autostart
+from gigachat.desktop.icons import COLORS
 from tests import xrig
 from tests.conftest import need, wait_for
 

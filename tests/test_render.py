@@ -9,8 +9,8 @@ from html.parser import HTMLParser
 import pytest
 from markdown_it import MarkdownIt
 
-from gigachat import render
-from gigachat.render import markdown_to_html
+from gigachat.local import render
+from gigachat.local.render import markdown_to_html
 
 ALLOWED_SCHEMES = {"http", "https", "mailto"}
 ACTIVE_TAGS = {

@@ -13,11 +13,11 @@ from html.parser import HTMLParser
 import pytest
 import requests
 
-from gigachat.credentials import CredentialStore
-from gigachat.errors import ConfigError
-from gigachat.httpd import PortBusy
-from gigachat.service import Service
-from gigachat.settings import Settings
+from gigachat.core.credentials import CredentialStore
+from gigachat.core.errors import ConfigError
+from gigachat.core.settings import Settings
+from gigachat.local.http_server import PortBusy
+from gigachat.local.service import Service
 from tests.conftest import LOCAL_TEST_KEY, service_for, wait_for
 from tests.onec_wire import onec_request
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gigachat.errors import ConfigError
-from gigachat.settings import (
+from gigachat.core.errors import ConfigError
+from gigachat.core.settings import (
     SCOPES,
     Settings,
     config_path,

@@ -7,7 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from gigachat.single_instance import InstanceLock, lock_path
+from gigachat.desktop.single_instance import InstanceLock, lock_path
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,7 +26,7 @@ def test_lock_of_a_killed_process_is_free_again(tmp_path):
     path = tmp_path / "tray.lock"
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
-        from gigachat.single_instance import InstanceLock
+        from gigachat.desktop.single_instance import InstanceLock
         lock = InstanceLock({str(path)!r})
         print(lock.acquire(), flush=True)
         time.sleep(60)

@@ -7,10 +7,10 @@ import ssl
 
 import pytest
 
-from gigachat.client import GigaChatClient
-from gigachat.errors import TLSError
-from gigachat.tls import bundled_root_ca, make_session, ssl_context
-from gigachat.token import TokenManager, TokenState
+from gigachat.core.client import GigaChatClient
+from gigachat.core.errors import TLSError
+from gigachat.core.tls import bundled_root_ca, make_session, ssl_context
+from gigachat.core.token import TokenManager, TokenState
 
 ROOT_SHA256 = (
     "D2:6D:2D:02:31:B7:C3:9F:92:CC:73:85:12:BA:54:10:"

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from gigachat.errors import NoCredentials, ServerError, WrongKey
-from gigachat.tls import make_session
-from gigachat.token import TokenManager, TokenState
+from gigachat.core.errors import NoCredentials, ServerError, WrongKey
+from gigachat.core.tls import make_session
+from gigachat.core.token import TokenManager, TokenState
 from tests.conftest import no_thread_named, wait_for
 
 

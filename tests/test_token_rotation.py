@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from gigachat.emulator import Emulator
-from gigachat.service import Service
+from gigachat.local.service import Service
 from tests.conftest import remember_secrets, service_for
 
 

@@ -13,10 +13,10 @@ import uuid
 import keyring
 import pytest
 
-from gigachat.credentials import KEY_USER, CredentialStore
+from gigachat.core.credentials import KEY_USER, CredentialStore
+from gigachat.core.settings import Settings
+from gigachat.desktop.tray_control import TrayController
 from gigachat.emulator import DEMO_KEY, make_key
-from gigachat.settings import Settings
-from gigachat.tray_control import TrayController
 from tests import xrig
 from tests.conftest import need
 
@@ -69,7 +69,7 @@ def type_into(root, display, entry, text: str) -> None:
 
 
 def key_dialog(root, controller):
-    from gigachat.dialogs import KeyDialog
+    from gigachat.desktop.dialogs import KeyDialog
 
     return KeyDialog(root, scope=controller.settings.scope, check=controller.check_key,
                      save=controller.save_key)
@@ -143,7 +143,7 @@ def test_client_id_and_secret_make_the_key(root, test_store):
 
 
 def test_settings_dialog_checks_the_port_and_applies_changes(root, xdisplay):
-    from gigachat.dialogs import SettingsDialog
+    from gigachat.desktop.dialogs import SettingsDialog
 
     applied: list[dict] = []
     dialog = SettingsDialog(root, settings=Settings(port=8000), models=lambda: ["GigaChat", "GigaChat-2-Max"],
@@ -162,8 +162,8 @@ def test_settings_dialog_checks_the_port_and_applies_changes(root, xdisplay):
 
 
 def test_status_window_shows_the_state_and_runs_actions(root):
-    from gigachat.dialogs import StatusWindow
-    from gigachat.tray_state import TrayState, appearance
+    from gigachat.desktop.dialogs import StatusWindow
+    from gigachat.desktop.tray_state import TrayState, appearance
 
     clicked: list[str] = []
     window = StatusWindow(root, appearance=lambda: appearance(TrayState(demo=True)),

@@ -13,10 +13,10 @@ import time
 import pytest
 import requests
 
-from gigachat.errors import NoCredentials
-from gigachat.settings import Settings, load_settings
-from gigachat.tray import TrayApp
-from gigachat.tray_control import TrayController
+from gigachat.core.errors import NoCredentials
+from gigachat.core.settings import Settings, load_settings
+from gigachat.desktop.tray import TrayApp
+from gigachat.desktop.tray_control import TrayController
 from tests.conftest import no_thread_named, wait_for
 
 
@@ -164,7 +164,7 @@ def test_green_demo_menu_lists_status_usage_and_actions(bridges):
 
 
 def test_usage_and_balance_lines_follow_requests(bridges, monkeypatch):
-    monkeypatch.setattr("gigachat.tray_control.BALANCE_INTERVAL", 0.0)
+    monkeypatch.setattr("gigachat.desktop.tray_control.BALANCE_INTERVAL", 0.0)
     bridge = bridges()
     bridge.wait_color("green")
     requests.post(bridge.controller.url + "/analyze/text", json={"text": "Привет"}, timeout=30)
@@ -190,7 +190,7 @@ def test_no_key_is_grey_and_the_key_item_opens_the_dialog(bridges, emulator):
 def test_rejected_key_is_red_with_the_reason_and_a_notification(bridges):
     bridge = bridges()
     bridge.wait_color("green")
-    emulator = bridge.controller.service.bridge.emulator
+    emulator = bridge.controller.service.emulator
     emulator.configure(reject_keys=True)
     emulator.revoke_tokens()
     answer = requests.post(bridge.controller.url + "/analyze/text", json={"text": "Привет"}, timeout=30)
@@ -232,7 +232,7 @@ def test_busy_port_is_red_and_settings_move_the_bridge_to_a_free_port(bridges):
 def test_queue_makes_the_icon_yellow(bridges):
     bridge = bridges()
     bridge.wait_color("green")
-    emulator = bridge.controller.service.bridge.emulator
+    emulator = bridge.controller.service.emulator
     emulator.latency = 1.5
     url = bridge.controller.url
     threads = [threading.Thread(target=requests.post, args=(url + "/analyze/text",),
@@ -249,7 +249,7 @@ def test_queue_makes_the_icon_yellow(bridges):
 def test_402_is_red_until_a_request_succeeds(bridges):
     bridge = bridges()
     bridge.wait_color("green")
-    emulator = bridge.controller.service.bridge.emulator
+    emulator = bridge.controller.service.emulator
     emulator.inject(402, message="Payment Required")
     url = bridge.controller.url
     answer = requests.post(url + "/analyze/text", json={"text": "Привет"}, timeout=30).json()
@@ -263,7 +263,7 @@ def test_402_is_red_until_a_request_succeeds(bridges):
 
 def test_check_connection_copy_url_log_and_autostart_items(bridges, monkeypatch):
     opened: list = []
-    monkeypatch.setattr("gigachat.desktop.open_path", opened.append)
+    monkeypatch.setattr("gigachat.desktop.shell.open_path", opened.append)
     bridge = bridges()
     bridge.wait_color("green")
     bridge.click("Проверить подключение")
@@ -287,7 +287,7 @@ def test_quit_while_a_request_is_in_flight(bridges):
     bridge.wait_color("green")
     url = bridge.controller.url
     port = int(url.rsplit(":", 1)[1])
-    bridge.controller.service.bridge.emulator.latency = 2.0
+    bridge.controller.service.emulator.latency = 2.0
     result: dict = {}
 
     def ask():
@@ -311,8 +311,8 @@ def test_quit_while_a_request_is_in_flight(bridges):
 
 
 def test_key_check_uses_a_throwaway_token_manager(bridges, emulator):
+    from gigachat.core.errors import WrongKey
     from gigachat.emulator import DEMO_KEY, make_key
-    from gigachat.errors import WrongKey
 
     bridge = bridges(Settings(port=0, auth_url=emulator.oauth_url, api_url=emulator.api_url), demo=False,
                      store=MemoryStore())

@@ -7,9 +7,9 @@ import time
 import pytest
 
 from gigachat import __version__
-from gigachat.icons import COLORS, draw_icon
-from gigachat.token import TokenState, TokenStatus
-from gigachat.tray_state import TOOLTIP_MAX, TrayState, appearance, notices, plural
+from gigachat.core.token import TokenState, TokenStatus
+from gigachat.desktop.icons import COLORS, draw_icon
+from gigachat.desktop.tray_state import TOOLTIP_MAX, TrayState, appearance, notices, plural
 
 IN_AN_HOUR = time.time() + 3600
 UNTIL = time.strftime("%H:%M", time.localtime(IN_AN_HOUR))

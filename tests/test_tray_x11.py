@@ -16,7 +16,7 @@ import pytest
 import requests
 from keyring.errors import PasswordDeleteError
 
-from gigachat.icons import COLORS
+from gigachat.desktop.icons import COLORS
 from tests import xrig
 from tests.conftest import wait_for
 from tests.xrig import TrayProcess, has_color, hex_rgb, icon_windows
@@ -142,7 +142,7 @@ def listening_ports() -> set[int]:
 def test_first_run_asks_for_the_key_and_turns_green_once_it_is_saved(tray_host, emulator):
     """No key yet: the icon is grey and the key dialog opens; typing the key and Enter saves it
     to the real Secret Service keyring, and the bridge gets a token with it at once."""
-    from gigachat.credentials import KEY_USER, KEYRING_SERVICE
+    from gigachat.core.credentials import KEY_USER, KEYRING_SERVICE
     from gigachat.emulator import DEMO_KEY
     from tests.conftest import need
 

@@ -21,7 +21,7 @@ STATE_HOME=${XDG_STATE_HOME:-$HOME/.local/state}
 APP_DIR=$DATA_HOME/gigachat-bridge
 BIN_DIR=$HOME/.local/bin
 LAUNCHER=$BIN_DIR/gigachat-bridge
-DESKTOP_FILE=GigaChatBridge.desktop   # gigachat/autostart.py uses the same name
+DESKTOP_FILE=GigaChatBridge.desktop   # gigachat/desktop/autostart.py uses the same name
 MENU_ENTRY=$DATA_HOME/applications/$DESKTOP_FILE
 AUTOSTART_ENTRY=$CONFIG_HOME/autostart/$DESKTOP_FILE
 PRODUCT="Мост ГигаЧат для 1С"
@@ -219,7 +219,7 @@ install() {
     local icon=$APP_DIR/app/resources/icons/GigaChatBridge.png
     mkdir -p "$(dirname "$icon")"
     (cd "$APP_DIR/app" && "$APP_DIR/venv/bin/python" -c \
-        'import sys; from gigachat.icons import APP_ICON_COLOR, draw_icon; draw_icon(APP_ICON_COLOR, 256).save(sys.argv[1])' \
+        'import sys; from gigachat.desktop.icons import APP_ICON_COLOR, draw_icon; draw_icon(APP_ICON_COLOR, 256).save(sys.argv[1])' \
         "$icon")
 
     mkdir -p "$BIN_DIR"

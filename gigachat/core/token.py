@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import requests
 
-from .errors import (
+from gigachat.core.errors import (
     BridgeError,
     GigaChatError,
     MalformedKey,

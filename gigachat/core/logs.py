@@ -10,7 +10,7 @@ from pathlib import Path
 
 import platformdirs
 
-from . import APP_NAME
+from gigachat import APP_NAME
 
 # Basic/Bearer credentials, long base64/JWE-like runs (keys and access tokens).
 _SECRET_PATTERNS = [

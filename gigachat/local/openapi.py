@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from . import __version__
+from gigachat import __version__
 
 _JSON = "application/json"
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
-from .bridge import Bridge, create_bridge
-from .credentials import CredentialStore
-from .errors import BridgeError
-from .guards import Guards
-from .httpd import LocalServer, check_bind
-from .server import create_app
-from .settings import Settings
+from gigachat.core.bridge import Bridge, create_bridge
+from gigachat.core.credentials import CredentialStore
+from gigachat.core.errors import BridgeError
+from gigachat.core.settings import Settings
+from gigachat.local.guards import Guards
+from gigachat.local.http_server import LocalServer, check_bind
+from gigachat.local.routes import create_app
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,11 @@ class Service:
     bridge: Bridge | None = field(default=None, init=False)
     server: LocalServer | None = field(default=None, init=False)
     api_key: str | None = field(default=None, init=False, repr=False)
+    emulator: Any = field(default=None, init=False, repr=False)  # demo only: the running Emulator
+
+    @property
+    def emulator_url(self) -> str | None:
+        return self.emulator.base_url if self.emulator is not None else None
 
     @property
     def url(self) -> str:
@@ -38,7 +44,7 @@ class Service:
         if settings.api_key_enabled:
             self.api_key = store.local_api_key(create=True)
         check_bind(settings.host, settings.allow_remote, bool(self.api_key))
-        self.bridge = create_bridge(settings, store, demo=self.demo)
+        self.bridge = self._create_bridge(settings, store)
         guarded = Guards(
             create_app(self.bridge),
             max_body_bytes=settings.max_body_bytes,
@@ -56,6 +62,17 @@ class Service:
             raise
         self.bridge.start()
         return self
+
+    def _create_bridge(self, settings: Settings, store: CredentialStore) -> Bridge:
+        if not self.demo:
+            return create_bridge(settings, store.get_key)
+        from gigachat.emulator import DEMO_KEY, Emulator
+
+        emulator = Emulator(host="127.0.0.1", port=0).start()
+        settings = settings.with_changes(auth_url=emulator.oauth_url, api_url=emulator.api_url)
+        self.emulator = emulator
+        log.info("demo mode: using the built-in GigaChat emulator at %s", emulator.base_url)
+        return create_bridge(settings, lambda: DEMO_KEY, demo=True, on_stop=emulator.stop)
 
     def stop(self) -> None:
         """Graceful: the server lets in-flight requests finish, then the core stops."""

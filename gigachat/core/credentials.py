@@ -19,12 +19,13 @@ import keyring
 import keyring.errors
 from keyring.backends import chainer, fail, null
 
-from gigachat.errors import BridgeError, ConfigError, KeyringUnavailable, NoCredentials
-from gigachat.settings import ENV_VARS, env_overrides
+from gigachat import APP_NAME
+from gigachat.core.errors import BridgeError, ConfigError, KeyringUnavailable, NoCredentials
+from gigachat.core.settings import ENV_VARS, env_overrides
 
 log = logging.getLogger(__name__)
 
-KEYRING_SERVICE = "GigaChatBridge"
+KEYRING_SERVICE = APP_NAME
 KEY_USER = "authorization_key"
 LOCAL_API_KEY_USER = "local_api_key"
 ENV_LOCAL_API_KEY = "GIGACHAT_BRIDGE_API_KEY"

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from .httpd import is_loopback
+from gigachat.local.http_server import is_loopback
 
 log = logging.getLogger("gigachat.access")
 
@@ -20,7 +20,7 @@ OPEN_PATHS = ("/health", "/openapi.json")  # no local API key needed: they revea
 def error_payload(path: str, status: int, message: str, code: str) -> dict:
     """The error body in the shape the caller of `path` understands."""
     if path.startswith("/v1/"):
-        from .openai_compat import openai_error
+        from gigachat.local.openai_compat import openai_error
 
         return openai_error(status, message, code=code)
     return {"success": False, "result": "", "error": message, "model": "", "usage": None}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import platformdirs
 
-from . import APP_NAME
+from gigachat import APP_NAME
 
 LOCK_NAME = "tray.lock"
 

@@ -6,11 +6,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .client import GigaChatClient
-from .credentials import CredentialStore
-from .settings import Settings
-from .tls import make_session
-from .token import TokenManager
+from gigachat.core.client import GigaChatClient
+from gigachat.core.settings import Settings
+from gigachat.core.tls import make_session
+from gigachat.core.token import TokenManager
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +24,7 @@ class Bridge:
     tokens: TokenManager
     client: GigaChatClient
     demo: bool = False
-    emulator: object | None = None
+    on_stop: Callable[[], None] | None = None
     _stopped: bool = field(default=False, repr=False)
 
     def start(self) -> Bridge:
@@ -33,31 +32,24 @@ class Bridge:
         return self
 
     def stop(self) -> None:
-        """Stop the refresh thread, close connections and the demo emulator. Idempotent."""
+        """Stop the refresh thread, close connections, run `on_stop`. Idempotent."""
         if self._stopped:
             return
         self._stopped = True
         self.tokens.stop()
         self.client.close()
-        if self.emulator is not None:
-            self.emulator.stop()
+        if self.on_stop is not None:
+            self.on_stop()
 
 
 def create_bridge(
-    settings: Settings, credentials: CredentialStore | None = None, *, demo: bool = False
+    settings: Settings,
+    key_provider: Callable[[], str | None],
+    *,
+    demo: bool = False,
+    on_stop: Callable[[], None] | None = None,
 ) -> Bridge:
-    """Build (but don't start) a bridge; in demo mode also start the emulator."""
-    emulator = None
-    if demo:
-        from .emulator import DEMO_KEY, Emulator
-
-        emulator = Emulator(host="127.0.0.1", port=0).start()
-        settings = settings.with_changes(auth_url=emulator.oauth_url, api_url=emulator.api_url)
-        key_provider: Callable[[], str | None] = lambda: DEMO_KEY  # noqa: E731
-        log.info("demo mode: using the built-in GigaChat emulator at %s", emulator.base_url)
-    else:
-        store = credentials or CredentialStore()
-        key_provider = store.get_key
+    """Build (but don't start) a bridge. `on_stop` runs last in stop() (the demo emulator)."""
     session = make_session(
         ca_bundle=settings.ca_bundle,
         verify=settings.verify_tls,
@@ -77,4 +69,4 @@ def create_bridge(
         concurrency=settings.effective_concurrency,
         request_timeout=settings.request_timeout,
     )
-    return Bridge(settings, tokens, client, demo=demo, emulator=emulator)
+    return Bridge(settings, tokens, client, demo=demo, on_stop=on_stop)

@@ -8,15 +8,16 @@ from __future__ import annotations
 import logging
 import threading
 
-from . import desktop
-from .dialogs import KeyDialog, SettingsDialog, StatusWindow, UiThread
-from .icons import draw_icon
-from .tray_control import TrayController
-from .tray_state import Appearance
+from gigachat import APP_NAME
+from gigachat.desktop import shell
+from gigachat.desktop.dialogs import KeyDialog, SettingsDialog, StatusWindow, UiThread
+from gigachat.desktop.icons import draw_icon
+from gigachat.desktop.tray_control import TrayController
+from gigachat.desktop.tray_state import Appearance
 
 log = logging.getLogger(__name__)
 
-ICON_NAME = "GigaChatBridge"  # also the X11 window class, used by the tests to find the icon
+ICON_NAME = APP_NAME  # also the X11 window class, used by the tests to find the icon
 ICON_SIZE = 64
 FIRST_RUN_INTRO = ("Чтобы мост заработал, вставьте ключ авторизации ГигаЧат из личного кабинета "
                    "developers.sber.ru. Ключ хранится в системном хранилище паролей.")
@@ -93,7 +94,7 @@ class TrayApp:
     def open_log(self) -> None:
         path = self.controller.log_file()
         try:
-            desktop.open_path(path if path.exists() else path.parent)
+            shell.open_path(path if path.exists() else path.parent)
         except OSError as error:
             self.controller.notify("Журнал", f"Не удалось открыть журнал {path}: {error}")
 
@@ -185,7 +186,7 @@ class TrayApp:
 
     def run(self) -> None:
         """Show the icon and block (in the main thread) until «Выход»."""
-        from .tray_xorg import icon_class  # noqa: PLC0415
+        from gigachat.desktop.tray_xorg import icon_class  # noqa: PLC0415
 
         face = self.face()
         # The first title is ASCII: pystray's xorg backend can only write Latin-1 at creation.

@@ -14,15 +14,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import autostart
-from .credentials import CredentialStore, normalize_key
-from .errors import BridgeError, PermissionDenied
-from .logs import log_dir
-from .service import Service
-from .settings import Settings, load_settings, save_settings
-from .tls import make_session
-from .token import TokenManager, TokenState, TokenStatus
-from .tray_state import ACCOUNT_ERRORS, Appearance, TrayState, appearance, notices
+from gigachat.core.credentials import CredentialStore, normalize_key
+from gigachat.core.errors import BridgeError, PermissionDenied
+from gigachat.core.logs import log_dir
+from gigachat.core.settings import Settings, load_settings, save_settings
+from gigachat.core.tls import make_session
+from gigachat.core.token import TokenManager, TokenState, TokenStatus
+from gigachat.desktop import autostart
+from gigachat.desktop.tray_state import ACCOUNT_ERRORS, Appearance, TrayState, appearance, notices
+from gigachat.local.service import Service
 
 log = logging.getLogger(__name__)
 

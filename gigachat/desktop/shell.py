@@ -11,9 +11,11 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from gigachat import PRODUCT_NAME
+
 log = logging.getLogger(__name__)
 
-TITLE = "Мост ГигаЧат для 1С"
+TITLE = PRODUCT_NAME
 
 
 def open_path(path: Path) -> None:

@@ -15,15 +15,16 @@ import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
 
-from .credentials import build_key, normalize_key
-from .errors import BridgeError, ConfigError
-from .settings import SCOPES, Settings, check_value
+from gigachat import APP_NAME, PRODUCT_NAME
+from gigachat.core.credentials import build_key, normalize_key
+from gigachat.core.errors import BridgeError, ConfigError
+from gigachat.core.settings import SCOPES, Settings, check_value
 
 log = logging.getLogger(__name__)
 
 KEY_TITLE = "Ключ авторизации ГигаЧат"
 SETTINGS_TITLE = "Настройки моста ГигаЧат"
-STATUS_TITLE = "Мост ГигаЧат для 1С"
+STATUS_TITLE = PRODUCT_NAME
 # X11 window classes (WM_CLASS), so tests and window managers can tell the windows apart.
 KEY_CLASS, SETTINGS_CLASS, STATUS_CLASS = "GigaChatKeyDialog", "GigaChatSettings", "GigaChatStatus"
 OK_COLOR, ERROR_COLOR = "#1b7f32", "#b3261e"
@@ -55,7 +56,7 @@ class UiThread:
 
     def _run(self) -> None:
         try:
-            root = tk.Tk(className="GigaChatBridge")
+            root = tk.Tk(className=APP_NAME)
         except tk.TclError as error:
             log.warning("windows unavailable: %s", error)
             self.available = False

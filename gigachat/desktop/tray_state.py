@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from . import __version__
-from .token import TokenState, TokenStatus
+from gigachat import __version__
+from gigachat.core.token import TokenState, TokenStatus
 
 TOOLTIP_MAX = 127  # Windows cuts tray tooltips at 128 characters (with the final NUL)
 LOW_BALANCE = 10_000  # tokens: warn when the model's balance falls under this
@@ -59,7 +59,7 @@ class TrayState:
 class Appearance:
     """What the user sees."""
 
-    color: str  # a key of gigachat.icons.COLORS
+    color: str  # a key of gigachat.desktop.icons.COLORS
     tooltip: str
     status_line: str
     usage_line: str

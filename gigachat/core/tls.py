@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import logging
 import ssl
-import sys
 from pathlib import Path
 
 import requests
 from requests.adapters import HTTPAdapter
 
+from gigachat import APP_NAME, resource_path
+
 log = logging.getLogger(__name__)
 
 ROOT_CA_NAME = "russian_trusted_root_ca.pem"
-
-
-def resource_path(*parts: str) -> Path:
-    """A file under resources/, also inside a PyInstaller bundle."""
-    base = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parent.parent))
-    return base.joinpath("resources", *parts)
 
 
 def bundled_root_ca() -> Path:
@@ -62,7 +57,7 @@ class _Session(requests.Session):
 def make_session(ca_bundle: str = "", verify: bool = True, pool_size: int = 16) -> requests.Session:
     """One keep-alive session; TLS is verified unless `verify` is explicitly False."""
     session = _Session()
-    session.headers["User-Agent"] = "GigaChatBridge"
+    session.headers["User-Agent"] = APP_NAME
     if verify:
         adapter = _ContextAdapter(ssl_context(ca_bundle), pool_size)
     else:

@@ -12,8 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gigachat import APP_NAME, SOURCE_ROOT
+
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
-VALUE_NAME = "GigaChatBridge"
+VALUE_NAME = APP_NAME
 DESKTOP_FILE = "GigaChatBridge.desktop"
 
 
@@ -26,7 +28,7 @@ def launch_command() -> list[str]:
         windowless = python.with_name("pythonw.exe")  # no console window at logon
         if windowless.exists():
             python = windowless
-    script = Path(__file__).resolve().parent.parent / "tray_app.py"
+    script = SOURCE_ROOT / "tray_app.py"
     return [str(python), str(script)]
 
 

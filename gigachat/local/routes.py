@@ -9,13 +9,14 @@ from datetime import datetime
 
 import bottle
 
-from . import __version__, openai_compat
-from .bridge import DEMO_NOTE, Bridge
-from .errors import BridgeError, GigaChatError, NoCredentials
-from .guards import error_payload
-from .openapi import openapi_spec
-from .render import markdown_to_html
-from .token import TokenState
+from gigachat import __version__
+from gigachat.core.bridge import DEMO_NOTE, Bridge
+from gigachat.core.errors import BridgeError, GigaChatError, NoCredentials
+from gigachat.core.token import TokenState
+from gigachat.local import openai_compat
+from gigachat.local.guards import error_payload
+from gigachat.local.openapi import openapi_spec
+from gigachat.local.render import markdown_to_html
 
 log = logging.getLogger(__name__)
 

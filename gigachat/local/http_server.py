@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from cheroot import wsgi
 
-from .errors import ConfigError
+from gigachat import APP_NAME
+from gigachat.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ class LocalServer:
 
     def _bind(self, host: str) -> wsgi.Server | None:
         server = wsgi.Server(
-            (host, self.port), self.app, numthreads=self.threads, server_name="GigaChatBridge",
+            (host, self.port), self.app, numthreads=self.threads, server_name=APP_NAME,
             shutdown_timeout=self.shutdown_timeout, timeout=30,
         )
         # cheroot's default backlog is 5: a burst of 1C forms (a new connection per call)

@@ -18,11 +18,12 @@ from urllib.parse import urlsplit
 
 from platformdirs import user_config_dir
 
-from gigachat.errors import ConfigError
+from gigachat import APP_NAME
+from gigachat.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-APP_DIR_NAME = "GigaChatBridge"
+APP_DIR_NAME = APP_NAME
 SCOPES = ("GIGACHAT_API_PERS", "GIGACHAT_API_B2B", "GIGACHAT_API_CORP")
 
 # Environment variable -> Settings field (names follow the tutorial's .env).

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import requests
 
-from .errors import (
+from gigachat.core.errors import (
     BridgeError,
     GigaChatError,
     NetworkError,
@@ -21,8 +21,8 @@ from .errors import (
     UpstreamTimeout,
     error_for_status,
 )
-from .gate import FifoGate
-from .token import TokenManager
+from gigachat.core.gate import FifoGate
+from gigachat.core.token import TokenManager
 
 log = logging.getLogger(__name__)
 
