@@ -15,6 +15,19 @@ class BridgeError(Exception):
         return self.message
 
 
+class InvalidRequest(BridgeError):
+    """The caller (1C, an OpenAI client) sent something unusable: answer 400 with `message`.
+
+    The one validation error type of both local APIs; `field` names the offending field
+    (e.g. ``"messages[2].content"``) when there is one. Any other exception inside a route
+    is a programming error (500, logged with its traceback), never a 400.
+    """
+
+    def __init__(self, message: str, field: str | None = None, code: str = "bad_request") -> None:
+        super().__init__(message, code)
+        self.field = field
+
+
 class ConfigError(BridgeError):
     """A setting has a bad value; the message names the setting and the fix."""
 

@@ -12,6 +12,28 @@ from dataclasses import dataclass, field
 
 from gigachat.local.http_server import is_loopback
 
+
+@dataclass
+class RequestRecord:
+    """What a route tells the request log about its call (never the text unless log_bodies)."""
+
+    model: str | None = None
+    tokens: int | str | None = None
+    error: str | None = None  # BridgeError.code of a failed call: wrong_key, bad_json, ...
+    text: str | None = None  # logged only with the log_bodies setting
+
+
+RECORD_KEY = "gigachat.record"
+
+
+def request_record(environ: dict) -> RequestRecord:
+    """The request's record, created on first use (routes write it, the request log reads it)."""
+    record = environ.get(RECORD_KEY)
+    if record is None:
+        record = environ[RECORD_KEY] = RequestRecord()
+    return record
+
+
 log = logging.getLogger("gigachat.access")
 
 OPEN_PATHS = ("/health", "/openapi.json")  # no local API key needed: they reveal no secrets
@@ -152,9 +174,10 @@ class Guards:
 
     def _log(self, environ: dict, path: str, statuses: list[str], started: float) -> None:
         status = statuses[-1].split(" ", 1)[0] if statuses else "-"
-        extra = ""
-        if self.log_bodies and environ.get("gigachat.text") is not None:
-            extra = f" text={environ['gigachat.text']!r}"
+        record = request_record(environ)
+        extra = f" error={record.error}" if record.error else ""
+        if self.log_bodies and record.text is not None:
+            extra += f" text={record.text!r}"
         log.info("%s %s %s %.0fms model=%s tokens=%s%s", environ.get("REQUEST_METHOD"), path,
-                 status, (time.monotonic() - started) * 1000, environ.get("gigachat.model", "-"),
-                 environ.get("gigachat.tokens", "-"), extra)
+                 status, (time.monotonic() - started) * 1000, record.model or "-",
+                 "-" if record.tokens is None else record.tokens, extra)

@@ -14,7 +14,7 @@ from gigachat.core.bridge import DEMO_NOTE, Bridge
 from gigachat.core.errors import BridgeError, GigaChatError, NoCredentials
 from gigachat.core.token import TokenState
 from gigachat.local import openai_compat
-from gigachat.local.guards import error_payload
+from gigachat.local.guards import error_payload, request_record
 from gigachat.local.openapi import openapi_spec
 from gigachat.local.render import markdown_to_html
 
@@ -117,11 +117,11 @@ def create_app(bridge: Bridge) -> bottle.Bottle:
 
     def note(model: str | None = None, usage: dict | None = None) -> None:
         """Let the request log see the model and token count (never the text)."""
-        environ = bottle.request.environ
+        record = request_record(bottle.request.environ)
         if model:
-            environ["gigachat.model"] = model
+            record.model = model
         if usage:
-            environ["gigachat.tokens"] = usage.get("total_tokens", "-")
+            record.tokens = usage.get("total_tokens", "-")
 
     # --- the tutorial's 1C contract ------------------------------------------
 
@@ -132,7 +132,7 @@ def create_app(bridge: Bridge) -> bottle.Bottle:
             payload, return_format = analyze_request(parse_json_body(body_bytes()), settings.model)
             model = payload["model"]
             note(model)
-            bottle.request.environ["gigachat.text"] = payload["messages"][-1]["content"]
+            request_record(bottle.request.environ).text = payload["messages"][-1]["content"]
             answer = bridge.client.chat(payload)
             choice = (answer.get("choices") or [{}])[0]
             content = str((choice.get("message") or {}).get("content") or "")
