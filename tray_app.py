@@ -4,44 +4,152 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import faulthandler
 import getpass
+import json
 import logging
-import signal
-import socket
+import os
 import sys
 import threading
+from pathlib import Path
 
-from gigachat import __version__
-from gigachat.core.credentials import CredentialStore
-from gigachat.core.errors import BridgeError
-from gigachat.core.logs import setup_logging
-from gigachat.core.settings import Settings, load_settings, save_settings
-from gigachat.desktop.shell import message_box
-from gigachat.desktop.single_instance import InstanceLock
-from gigachat.local.service import Service
+OWN_PACKAGE_EXIT = 3  # the imported `gigachat` is not this program's (e.g. the official SDK)
+
+
+def check_own_package() -> None:
+    """Exit with a Russian message when `import gigachat` finds something else than this
+    program's package (the official GigaChat SDK is published on PyPI under the same name)."""
+    try:
+        import gigachat
+    except ImportError:
+        found = None
+    else:
+        found = gigachat
+    if found is not None and getattr(found, "APP_NAME", None) == "GigaChatBridge":
+        return
+    where = getattr(found, "__file__", None) or "(не найден)"
+    message = (
+        "Не удалось запустить Мост ГигаЧат для 1С: Python нашёл не тот пакет «gigachat» — "
+        f"{where}. Похоже, это официальная библиотека ГигаЧат (SDK) из PyPI с тем же именем. "
+        f"Запустите мост из его папки ({Path(__file__).resolve().parent}) командой "
+        "scripts/run.sh или установите его в отдельное виртуальное окружение (.venv)."
+    )
+    stream = sys.stderr
+    if stream is not None:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.write(message + "\n")
+            stream.flush()
+    raise SystemExit(OWN_PACKAGE_EXIT)
+
+
+check_own_package()
+
+from gigachat import PRODUCT_NAME, __version__  # noqa: E402 - after the check above
+from gigachat.core.credentials import ENV_KEY, CredentialStore  # noqa: E402
+from gigachat.core.errors import BridgeError, ConfigError  # noqa: E402
+from gigachat.core.logs import log_dir, setup_logging  # noqa: E402
+from gigachat.core.settings import Settings, load_settings, save_settings  # noqa: E402
+from gigachat.desktop.console import RussianArgumentParser, attach_console_log, say  # noqa: E402
+from gigachat.desktop.shell import message_box  # noqa: E402
+from gigachat.desktop.single_instance import InstanceLock  # noqa: E402
+from gigachat.desktop.stop_signals import SignalWatcher  # noqa: E402
+from gigachat.local.service import Service  # noqa: E402
 
 log = logging.getLogger("gigachat.app")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = RussianArgumentParser(
         prog="tray_app.py",
-        description="Мост ГигаЧат для 1С: локальный адрес для 1С, ключ в системном хранилище.",
+        description=f"{PRODUCT_NAME}: локальный адрес для 1С, ключ в системном хранилище.",
     )
     parser.add_argument("--headless", action="store_true",
                         help="без значка в трее (серверы, Linux без трея, CI)")
     parser.add_argument("--demo", action="store_true",
                         help="демо-режим на встроенном эмуляторе ГигаЧат, ключ не нужен")
-    parser.add_argument("--host", help="адрес, на котором слушать (по умолчанию 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="порт (по умолчанию 8000; 0 — любой свободный)")
+    parser.add_argument("--host", metavar="АДРЕС",
+                        help="адрес, на котором слушать (по умолчанию 127.0.0.1)")
+    parser.add_argument("--port", metavar="ПОРТ",
+                        help="порт (по умолчанию 8000; 0 — любой свободный)")
     parser.add_argument("--set-key", action="store_true",
                         help="ввести ключ авторизации и сохранить его в системном хранилище")
     parser.add_argument("--delete-key", action="store_true",
                         help="удалить ключ авторизации из системного хранилища")
     parser.add_argument("--import-env", metavar="ФАЙЛ",
                         help="перенести ключ из .env-файла урока в системное хранилище")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--diagnose", action="store_true",
+                        help="проверить подключение к ГигаЧат по шагам и сохранить отчёт для ИТ")
+    parser.add_argument("--status", action="store_true",
+                        help="показать в формате JSON версию, порт, адрес, режим и пути файлов")
+    parser.add_argument("--set-proxy-password", action="store_true",
+                        help="ввести пароль прокси-сервера и сохранить его в системном хранилище")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
+                        help="показать версию программы и выйти")
     return parser.parse_args(argv)
+
+
+def port_argument(text: str | None) -> int | None:
+    """--port as a number 0..65535 (0: any free port); ConfigError in Russian otherwise."""
+    if text is None:
+        return None
+    try:
+        port = int(text.strip())
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"Неверное значение --port {text}: порт должен быть числом от 1 до 65535 "
+                          "(0 — любой свободный). Исправьте параметр --port в командной строке.")
+    return port
+
+
+KEY_PROMPT = "Ключ авторизации ГигаЧат"
+
+
+def read_key() -> str | None:
+    """Ask for the key (hidden on a terminal, else one line of stdin); None on Ctrl+D/Ctrl+C."""
+    try:
+        if sys.stdin is not None and sys.stdin.isatty():
+            return getpass.getpass(f"{KEY_PROMPT} (ввод скрыт): ")
+        say(f"{KEY_PROMPT} (одна строка из стандартного ввода):", error=True)
+        line = sys.stdin.readline() if sys.stdin is not None else ""
+        return line.strip() if line else None
+    except (EOFError, KeyboardInterrupt):
+        say("")
+        return None
+
+
+def set_proxy_password(store: CredentialStore) -> int:
+    """--set-proxy-password: the password of the proxy user named in the proxy address."""
+    from gigachat.core.proxy import choose_proxy
+
+    settings = load_settings()
+    proxy = choose_proxy(settings.proxy, settings.proxy_auth)
+    if proxy is None or not proxy.username:
+        raise ConfigError("Не указано имя пользователя прокси: задайте адрес вида "
+                          "http://ДОМЕН%5Cпользователь@сервер:порт в настройке proxy "
+                          "(или GIGACHAT_PROXY), затем повторите команду.")
+    CredentialStore(environ={}, service=store.service).get_key()  # no keyring: say so first
+    try:
+        if sys.stdin is not None and sys.stdin.isatty():
+            password = getpass.getpass(f"Пароль прокси для {proxy.username} (ввод скрыт): ")
+        else:
+            password = (sys.stdin.readline() if sys.stdin is not None else "").rstrip("\r\n")
+    except (EOFError, KeyboardInterrupt):
+        password = ""
+    if not password:
+        say("Ввод отменён: пароль прокси не сохранён.")
+        return 1
+    store.save_proxy_password(proxy.username, password)
+    say(f"Пароль прокси для {proxy.username} сохранён в системном хранилище паролей.")
+    return 0
+
+
+def report_status(args: argparse.Namespace) -> int:
+    """--status: one JSON object on stdout (no secret in it)."""
+    from gigachat.local.status import status
+
+    say(json.dumps(status(effective_settings(args)), ensure_ascii=False, indent=2))
+    return 0
 
 
 def manage_key(args: argparse.Namespace, store: CredentialStore) -> int:
@@ -49,91 +157,79 @@ def manage_key(args: argparse.Namespace, store: CredentialStore) -> int:
     if args.delete_key:
         store.delete_key()
         store.delete_local_api_key()
-        print("Ключ авторизации и локальный API-ключ удалены из системного хранилища.")
+        say("Ключ авторизации и локальный API-ключ удалены из системного хранилища.")
     elif args.set_key:
-        key = getpass.getpass("Ключ авторизации ГигаЧат (ввод скрыт): ")
+        CredentialStore(environ={}, service=store.service).get_key()  # no keyring: say so first
+        key = read_key()
+        if key is None:
+            say("Ввод отменён: ключ не сохранён.")
+            return 1
         store.save_key(key)
-        print("Ключ авторизации сохранён в системном хранилище паролей.")
+        say("Ключ авторизации сохранён в системном хранилище паролей.")
     elif args.import_env:
         result = store.import_env_file(args.import_env)
         if result.settings_overrides:
             overrides = {k: v for k, v in result.settings_overrides.items() if k != "host"}
             save_settings(load_settings(environ={}).with_changes(**overrides))
-        print(result.message)
+        say(result.message)
     return 0
 
 
-def wait_for_signal(stop: threading.Event) -> None:
-    """Block until SIGINT/SIGTERM (or `stop` is set elsewhere)."""
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    while not stop.wait(1.0):
-        pass
+NO_KEY_ADVICE = (
+    "Ключ авторизации ГигаЧат не задан: мост работает, но 1С получит ответ «нет ключа», "
+    "пока вы его не укажете. Как указать ключ (из личного кабинета developers.sber.ru):\n"
+    "  • в трее: значок моста → «Ключ авторизации…»;\n"
+    "  • в командной строке: tray_app.py --set-key (ключ сохранится в системном хранилище паролей);\n"
+    f"  • на сервере без рабочего стола: переменная окружения {ENV_KEY}=<ключ>.\n"
+    "Попробовать без ключа: tray_app.py --demo."
+)
 
 
-class SignalWatcher:
-    """SIGINT/SIGTERM → callback, even while the main thread sits in a GUI loop's blocking read.
-
-    The OS may deliver a signal to any thread, and Python runs handlers only in the main thread
-    when it next runs Python code; the wakeup fd is written at once, so a named thread waits on it.
-    """
-
-    def __init__(self, callback) -> None:
-        self.callback = callback
-        self._reader, self._writer = socket.socketpair()
-        self._writer.setblocking(False)
-        self._old = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: None)  # the thread below does the work
-        self._thread = threading.Thread(target=self._run, name="gigachat-signals", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            data = self._reader.recv(64)
-            if not data or 0 in data:  # 0: stop() was called
-                return
-            if any(byte in (signal.SIGINT, signal.SIGTERM) for byte in data):
-                self.callback()
-
-    def stop(self) -> None:
-        signal.set_wakeup_fd(self._old)
-        with contextlib.suppress(OSError):
-            self._writer.send(b"\0")
-        self._thread.join(2)
-        self._reader.close()
-        self._writer.close()
+def advise_if_no_key(store: CredentialStore) -> None:
+    """No key anywhere: say why (e.g. no keyring) and what to do, in Russian, once."""
+    try:
+        if store.get_key() is not None:
+            return
+    except BridgeError as error:
+        say(error.message, error=True)
+    say(NO_KEY_ADVICE)
 
 
 def effective_settings(args: argparse.Namespace) -> Settings:
     settings = load_settings()
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    port = port_argument(args.port)
+    overrides = {k: v for k, v in (("host", args.host), ("port", port)) if v is not None}
     return settings.with_changes(**overrides) if overrides else settings
 
 
 def announce(url: str, service: Service | None, demo: bool) -> None:
     """The startup line (tests and scripts parse it)."""
     mode = " (демо-режим: встроенный эмулятор ГигаЧат)" if demo else ""
-    print(f"Мост ГигаЧат для 1С {__version__} запущен: {url}{mode}", flush=True)
+    say(f"{PRODUCT_NAME} {__version__} запущен: {url}{mode}")
     if service and service.emulator_url:
-        print(f"Эмулятор ГигаЧат (демо): {service.emulator_url}", flush=True)
+        say(f"Эмулятор ГигаЧат (демо): {service.emulator_url}")
 
 
-def run_headless(args: argparse.Namespace, store: CredentialStore, announce_tray_missing: bool) -> int:
+def run_headless(args: argparse.Namespace, store: CredentialStore, signals: SignalWatcher,
+                 announce_tray_missing: bool) -> int:
     try:
         service = Service(effective_settings(args), demo=args.demo, credentials=store).start()
     except BridgeError as error:
-        print(error.message, file=sys.stderr)
+        say(error.message, error=True)
         return 2
     announce(service.url, service, args.demo)
+    if service.multi_user:
+        say(f"Многопользовательский режим: ваш порт {service.server.port}, локальный API-ключ "
+            f"обязателен; файл подключения для 1С: {service.connection_file}")
+    if not args.demo:
+        advise_if_no_key(store)
     if announce_tray_missing:
-        print("Значок в трее недоступен: мост работает без него. Остановка: Ctrl+C.", flush=True)
-    stop = threading.Event()
+        say("Значок в трее недоступен: мост работает без него. Остановка: Ctrl+C.")
     try:
-        wait_for_signal(stop)
+        signals.received.wait()  # a signal during the start is kept: then this returns at once
     finally:
         service.stop()
-        print("Мост остановлен.", flush=True)
+        say("Мост остановлен.")
     return 0
 
 
@@ -148,65 +244,115 @@ def load_tray():
         return None
 
 
-def run_tray(args: argparse.Namespace, store: CredentialStore, pystray) -> int:
+def run_tray(args: argparse.Namespace, store: CredentialStore, signals: SignalWatcher,
+             pystray) -> int:
     """Tray mode: a busy port or a missing key is shown on the icon, not fatal."""
-    from gigachat.desktop.shell import Notifier
+    from gigachat.desktop.shell import Notifier, enable_dpi_awareness
+
+    enable_dpi_awareness()  # before any window: crisp dialogs at 125-150 % on Windows
     from gigachat.desktop.tray import TrayApp
     from gigachat.desktop.tray_control import TrayController
 
-    settings = effective_settings(args)
     notifier = Notifier()
-    controller = TrayController(settings, demo=args.demo, store=store, notify=notifier).start()
-    if controller.service is not None:
-        announce(controller.url, controller.service, args.demo)
-    else:
-        print(controller.start_error.message, file=sys.stderr, flush=True)
+    controller = TrayController(effective_settings(args), demo=args.demo, store=store, notify=notifier)
     app = TrayApp(controller, pystray=pystray)
     notifier.through_icon = app.notify_through_icon
-    signals = SignalWatcher(app.quit)
+    # A SIGTERM at any moment from here on (or one that came earlier) runs the quit of «Выход».
+    signals.connect(app.quit)
     try:
+        controller.start()
+        if controller.running:
+            announce(controller.url, controller.service, args.demo)
+            if not args.demo:
+                advise_if_no_key(store)
+        elif controller.start_error is not None:
+            say(controller.start_error.message, error=True)
         app.run()
     finally:
-        signals.stop()
         if app.quit_thread is not None:
             app.quit_thread.join(10)
         controller.stop()
         app.ui.stop()
-        print("Мост остановлен.", flush=True)
-    leftovers = [t.name for t in threading.enumerate() if t is not threading.main_thread()
-                 and t.is_alive() and t.name.startswith(("gigachat", "http"))]
-    log.info("stopped; threads left: %s", ", ".join(leftovers) or "none")
+        say("Мост остановлен.")
     return 0
+
+
+_CRASH_LOG: list = []  # the log file kept open for faulthandler
+
+
+def keep_crash_trace(log_file: Path) -> None:
+    """A crash inside C code (a segfault, an abort) still writes the Python stacks to the log."""
+    with contextlib.suppress(OSError, ValueError, RuntimeError):
+        stream = open(log_file, "a", encoding="utf-8")  # noqa: SIM115 - open for the process
+        faulthandler.enable(stream)
+        _CRASH_LOG.append(stream)
+
+
+def report_failure(text: str, *, on_screen: bool) -> None:
+    """A start that fails says why: in the log, on the console and, on a desktop, on screen."""
+    log.error("start failed: %s", text)
+    say(text, error=True)
+    if on_screen:
+        with contextlib.suppress(Exception):  # no desktop to show it on: the log has it
+            message_box(f"{text}\n\nПодробности — в журнале: {log_dir() / 'bridge.log'}")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_logging(console=True)
+    keep_crash_trace(setup_logging(console=False))
+    attach_console_log()
+    log.info("starting %s (pid %d)", __version__, os.getpid())
     store = CredentialStore()
+    on_screen = not (args.headless or args.set_key or args.delete_key or args.import_env)
     try:
         if args.set_key or args.delete_key or args.import_env:
-            return manage_key(args, store)
-        if args.headless:
-            return run_headless(args, store, announce_tray_missing=False)
+            return manage_key(args, store)  # Ctrl+C stays Python's here: it cancels the input
+        if args.set_proxy_password:
+            return set_proxy_password(store)
+        if args.diagnose:
+            from gigachat.core.diagnose import run_cli
+
+            return run_cli(say)
+        if args.status:
+            return report_status(args)
         effective_settings(args)  # a bad setting stops the start, with its Russian message
     except BridgeError as error:
-        print(error.message, file=sys.stderr)
+        report_failure(error.message, on_screen=on_screen)
         return 2
-    lock = InstanceLock()
-    if not lock.acquire():
-        message = "Мост ГигаЧат для 1С уже запущен: его значок — в области уведомлений."
-        print(message, flush=True)
-        message_box(message)
-        return 0
-    with lock:
-        pystray = load_tray()
-        try:
+    signals = SignalWatcher()  # from here on SIGTERM/SIGINT stop calmly, whatever is starting
+    try:
+        return run(args, store, signals)
+    except Exception as error:  # never a silent end: the reason goes to the log and the screen
+        log.exception("unexpected error")
+        report_failure(f"{PRODUCT_NAME} остановился из-за непредвиденной ошибки "
+                       f"({type(error).__name__}).", on_screen=on_screen)
+        return 1
+    finally:
+        signals.stop()
+        leftovers = [t.name for t in threading.enumerate() if t is not threading.main_thread()
+                     and t.is_alive() and t.name.startswith(("gigachat", "http"))]
+        log.info("stopped; threads left: %s", ", ".join(leftovers) or "none")
+
+
+def run(args: argparse.Namespace, store: CredentialStore, signals: SignalWatcher) -> int:
+    """Headless, or the tray (one per user) with a headless fallback when there is no tray."""
+    try:
+        if args.headless:
+            return run_headless(args, store, signals, announce_tray_missing=False)
+        lock = InstanceLock()
+        if not lock.acquire():
+            message = f"{PRODUCT_NAME} уже запущен: его значок — в области уведомлений."
+            say(message)
+            message_box(message)
+            return 0
+        with lock:
+            pystray = load_tray()
             if pystray is None:
-                return run_headless(args, store, announce_tray_missing=True)
-            return run_tray(args, store, pystray)
-        except BridgeError as error:
-            print(error.message, file=sys.stderr)
-            return 2
+                return run_headless(args, store, signals, announce_tray_missing=True)
+            return run_tray(args, store, signals, pystray)
+    except BridgeError as error:
+        report_failure(error.message, on_screen=not args.headless)
+        return 2
 
 
 if __name__ == "__main__":

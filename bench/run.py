@@ -4,7 +4,9 @@
     bash bench/run.sh --quick    # shorter runs, for a smoke check (about 3 minutes)
     bash bench/run.sh --only overhead,faults
 
-Results: printed as Markdown tables, and written to bench/results/latest.{md,json}.
+Results: printed as Markdown tables, and written to bench/results/latest.{md,json} (the committed
+results). A --quick run writes to bench/results/quick/ instead (git-ignored), so a smoke check never
+overwrites them; the last line printed says where the tables went.
 Each section starts its own processes (GigaChat emulator, bridge, tutorial server) on loopback
 ports and stops them afterwards. See docs/benchmarks.md for what each number is compared with.
 """
@@ -35,6 +37,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
 
 RESULTS = h.BENCH / "results"
+"""The committed results: written by full runs only."""
+
+
+def results_dir(quick: bool) -> Path:
+    """Where a run writes latest.{md,json}: quick runs go to a git-ignored subfolder."""
+    return RESULTS / "quick" if quick else RESULTS
 
 
 # --------------------------------------------------------------------------- report
@@ -789,7 +797,8 @@ SECTIONS: dict[str, Callable[[Context], None]] = {
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="shorter runs (smoke check)")
+    parser.add_argument("--quick", action="store_true",
+                        help="shorter runs (smoke check); writes to bench/results/quick/, not bench/results/")
     parser.add_argument("--only", help=f"comma-separated sections: {', '.join(SECTIONS)}")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs) afterwards")
     args = parser.parse_args(argv)
@@ -823,12 +832,14 @@ def main(argv: list[str] | None = None) -> int:
         ctx.stop_all()
         info["loadavg_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
         info["duration_s"] = f"{time.monotonic() - started:.0f}"
-        _write(report, info, chosen)
+        _write(report, info, chosen, results_dir(args.quick))
         if args.keep:
             say(f"work folder kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(f"Done in {time.monotonic() - started:.0f} s; tables in {RESULTS / 'latest.md'}", flush=True)
+    where = results_dir(args.quick) / "latest.md"
+    note = " (quick run: the committed bench/results/latest.* are left as they were)" if args.quick else ""
+    print(f"Done in {time.monotonic() - started:.0f} s; tables in {where}{note}", flush=True)
     return 0
 
 
@@ -843,12 +854,12 @@ def _git_head() -> str:
         return "?"
 
 
-def _write(report: Report, info: dict[str, str], chosen: list[str]) -> None:
-    RESULTS.mkdir(exist_ok=True)
+def _write(report: Report, info: dict[str, str], chosen: list[str], folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
     text = "## Machine\n\n" + "\n".join(f"- {k}: {v}" for k, v in info.items()) + "\n\n"
     text += f"Sections: {', '.join(chosen)}\n\n" + "\n".join(t.markdown() for t in report.tables)
-    (RESULTS / "latest.md").write_text(text, encoding="utf-8")
-    (RESULTS / "latest.json").write_text(json.dumps({"machine": info, "results": report.data},
+    (folder / "latest.md").write_text(text, encoding="utf-8")
+    (folder / "latest.json").write_text(json.dumps({"machine": info, "results": report.data},
                                                     ensure_ascii=False, indent=1, default=str),
                                          encoding="utf-8")
 

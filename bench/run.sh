@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command for every benchmark: prepares the environments, runs bench/run.py, prints the tables.
 # Usage: bash bench/run.sh [--quick] [--only SECTION[,SECTION...]] [--keep]
+# Full runs write bench/results/latest.* (committed); --quick writes bench/results/quick/ (git-ignored).
 # Needs: the project's .venv with the dev requirements (scripts/setup.sh --dev; trustme makes the
 # test certificates), curl and jq (the tutorial's token script). bench/.venv holds the tutorial's
 # stack (bench/requirements.txt) and is created here on first use.

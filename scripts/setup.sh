@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 dev=false
 [ "${1:-}" = "--dev" ] && dev=true
 
+# What the first run is doing (it takes a while): on stderr, so run.sh's own output stays clean.
+say() { echo "setup: $*" >&2; }
+
 sudo_cmd=""
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
 
@@ -17,7 +20,7 @@ install_system_packages() {
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
     done
     if [ "${#missing[@]}" -gt 0 ]; then
-        echo "setup: installing system packages: ${missing[*]}"
+        say "Устанавливаю системные пакеты: ${missing[*]}"
         $sudo_cmd apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends \
             "${missing[@]}" >/dev/null
@@ -27,6 +30,7 @@ install_system_packages() {
 if $dev; then
     install_system_packages
 elif ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
+    say "Устанавливаю системный пакет python3-venv (нужен для .venv)…"
     $sudo_cmd apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq python3-venv >/dev/null
 fi
@@ -42,7 +46,7 @@ install_bsl_linter() {
         fi
     done
     if [ -z "$py" ]; then
-        echo "setup: no Python 3.12+ found; the onec-hbk-bsl checks of the 1C kit will not run" >&2
+        say "не найден Python 3.12+: проверки набора 1С линтером onec-hbk-bsl не будут выполняться"
         return 0
     fi
     "$py" -m venv .venv-hbk
@@ -51,14 +55,35 @@ install_bsl_linter() {
 
 python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
+    say "Первый запуск: создаю окружение Python в папке .venv…"
     "$python" -m venv .venv
 fi
 requirements=requirements.txt
 $dev && requirements=requirements-dev.txt
 stamp=".venv/.installed-$(sha256sum requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)-$requirements"
 if [ ! -f "$stamp" ]; then
+    say "Устанавливаю пакеты программы из $requirements (нужен интернет, обычно до минуты)…"
     .venv/bin/python -m pip install -q --disable-pip-version-check -r "$requirements"
     touch "$stamp"
+    say "Пакеты установлены."
 fi
 
 if $dev; then install_bsl_linter; fi
+
+# --- wine for tests/test_installer_wine.py (issue 15) -------------------------------------
+# The NSIS setup is a 32-bit Windows program: wine64 alone cannot start it, wine32 comes from
+# the i386 architecture, which needs `dpkg --add-architecture i386` and its own apt update.
+install_wine() {
+    if command -v wine >/dev/null 2>&1 && dpkg-query -W -f='${Status}' wine32:i386 2>/dev/null |
+            grep -q "install ok installed"; then
+        return 0
+    fi
+    say "Устанавливаю wine (wine64 и wine32:i386) для проверки установщика Windows…"
+    if ! dpkg --print-foreign-architectures | grep -qx i386; then
+        $sudo_cmd dpkg --add-architecture i386
+    fi
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends \
+        wine wine64 wine32:i386 >/dev/null
+}
+if $dev; then install_wine; fi

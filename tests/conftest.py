@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -50,7 +51,7 @@ def userdirs_root(tmp_path_factory) -> Path:
 def isolated_env(monkeypatch, userdirs_root, request) -> Path:
     """Point every per-user dir at a fresh folder and clear the program's variables."""
     home = userdirs_root / request.node.name[:60].replace("/", "_")
-    for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+    for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
         path = home / name.lower()
         path.mkdir(parents=True, exist_ok=True)
         monkeypatch.setenv(name, str(path))
@@ -58,6 +59,18 @@ def isolated_env(monkeypatch, userdirs_root, request) -> Path:
         if name.startswith("GIGACHAT_") or name in ("API_HOST", "API_PORT"):
             monkeypatch.delenv(name)
     return home
+
+
+@pytest.fixture(autouse=True)
+def program_log_handlers_removed():
+    """A test that calls setup_logging() leaves its root handlers behind; their redacting filter
+    rewrites records (tracebacks into text), which would hide exceptions from later tests."""
+    yield
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_gigachat", False):
+            root.removeHandler(handler)
+            handler.close()
 
 
 @pytest.fixture(scope="session")

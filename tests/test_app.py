@@ -142,3 +142,198 @@ def test_log_file_is_written(isolated_env):
     text = "".join(path.read_text(encoding="utf-8") for path in logs)
     assert "/analyze/text 200" in text
     assert "Ромашка" not in text  # business texts are not logged by default
+
+
+def run_app(*args: str, env: dict | None = None, timeout: float = 60, **kwargs):
+    return subprocess.run([sys.executable, str(ROOT / "tray_app.py"), *args], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+@pytest.mark.parametrize("value", ["99999", "-5", "abc", "65536"])
+def test_bad_port_argument_is_a_russian_message_like_a_bad_api_port(value):
+    done = run_app("--headless", "--port", value)
+    assert done.returncode == 2
+    assert f"Неверное значение --port {value}: порт должен быть числом от 1 до 65535" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_help_and_argument_errors_are_russian():
+    shown = run_app("--help")
+    assert shown.returncode == 0
+    assert shown.stdout.startswith("Использование: tray_app.py")
+    assert "показать эту справку и выйти" in shown.stdout and "показать версию" in shown.stdout
+    assert "usage" not in shown.stdout and "show this help" not in shown.stdout
+    wrong = run_app("--headless", "--bogus")
+    assert wrong.returncode == 2
+    assert "tray_app.py: ошибка: неизвестные параметры: --bogus" in wrong.stderr
+    missing = run_app("--import-env")
+    assert missing.returncode == 2 and "параметр --import-env: после него нужно указать значение" \
+        in missing.stderr
+
+
+def no_keyring_env() -> dict:
+    return {**os.environ, "DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent",
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+
+
+def test_set_key_without_a_keyring_says_so_before_asking_for_the_key():
+    # stdin stays open: if it asked first, it would wait for the key until the timeout
+    process = subprocess.Popen([sys.executable, str(ROOT / "tray_app.py"), "--set-key"], cwd=ROOT,
+                               env=no_keyring_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 2
+    assert "Системное хранилище паролей недоступно" in err
+    assert "Ключ авторизации ГигаЧат" not in out + err and "Traceback" not in err
+
+
+def test_set_key_cancelled_with_ctrl_d_exits_calmly(secret_service_available):
+    done = run_app("--set-key", stdin=subprocess.DEVNULL, start_new_session=True)
+    assert done.returncode == 1
+    assert "Ввод отменён: ключ не сохранён." in done.stdout
+    assert "Traceback" not in done.stderr + done.stdout and "Warning" not in done.stderr
+    assert "Ключ авторизации ГигаЧат" in done.stderr  # it did ask
+
+
+def test_set_key_cancelled_with_ctrl_c_exits_calmly(secret_service_available):
+    process = subprocess.Popen([sys.executable, str(ROOT / "tray_app.py"), "--set-key"], cwd=ROOT,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               start_new_session=True)
+    prompt = b""
+    try:
+        while "Ключ авторизации ГигаЧат".encode() not in prompt:
+            chunk = process.stderr.read1(256)  # the prompt: it waits for the key now
+            assert chunk, f"exited before asking: {prompt!r}"
+            prompt += chunk
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 1
+    assert "Ввод отменён: ключ не сохранён." in out.decode()
+    assert b"Traceback" not in err and b"KeyboardInterrupt" not in err
+
+
+def test_set_key_reads_the_key_from_stdin_without_a_terminal(secret_service_available):
+    from gigachat.core.credentials import CredentialStore
+    from gigachat.emulator import DEMO_KEY
+
+    store = CredentialStore(environ={})
+    try:
+        done = run_app("--set-key", input=DEMO_KEY + "\n", start_new_session=True)
+        assert done.returncode == 0, done.stderr
+        assert "Ключ авторизации сохранён" in done.stdout
+        assert store.get_key() == DEMO_KEY
+    finally:
+        store.delete_key()
+
+
+@pytest.fixture
+def secret_service_available():
+    from tests import xrig
+    from tests.conftest import need
+
+    need(xrig.secret_service() is not None, "Secret Service keyring (run under scripts/with-keyring.sh)")
+
+
+def test_start_without_a_key_says_in_russian_what_to_do():
+    app = Running("--headless", "--port", "0", env=no_keyring_env())
+    try:
+        app.url()
+        wait_for(lambda: any("GIGACHAT_CREDENTIALS" in line for line in app.lines), timeout=20)
+    finally:
+        assert app.stop() == 0
+    text = "".join(app.lines)
+    assert "Ключ авторизации ГигаЧат не задан" in text
+    assert "--set-key" in text and "«Ключ авторизации…»" in text
+    assert "Системное хранилище паролей недоступно" in text  # why there is no key
+    assert "WARNING" not in text and "token request failed" not in text  # no English log lines
+
+
+def test_a_foreign_gigachat_package_first_on_the_path_is_refused(tmp_path):
+    """The official SDK is also called `gigachat`: tray_app.py says which one it found."""
+    fake = tmp_path / "gigachat"
+    fake.mkdir()
+    (fake / "__init__.py").write_text('"""GigaChat SDK (stand-in)."""\n__version__ = "0.1.42"\n'
+                                      "class GigaChat:\n    pass\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    # -P: the script's folder is not put first on sys.path (as with an installed launcher)
+    done = subprocess.run([sys.executable, "-P", str(ROOT / "tray_app.py"), "--headless"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3
+    assert "не тот пакет «gigachat»" in done.stderr and str(fake / "__init__.py") in done.stderr
+    assert "SDK" in done.stderr and "Traceback" not in done.stderr
+    ours = subprocess.run([sys.executable, str(ROOT / "tray_app.py"), "--version"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert ours.returncode == 0 and ours.stdout.startswith("tray_app.py ")  # its own folder wins
+
+
+WINDOWED = """
+import os, runpy, sys
+dead = os.open(os.devnull, os.O_RDONLY)  # fds 1 and 2 exist but cannot be written to
+os.dup2(dead, 1)
+os.dup2(dead, 2)
+sys.stdout = sys.stderr = None  # as in a PyInstaller --windowed build
+sys.argv = ["tray_app.py", *sys.argv[1:]]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def windowed(*args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", WINDOWED, *args], cwd=ROOT, env=env,
+                            stdin=subprocess.DEVNULL)
+
+
+def log_text(home) -> str:
+    return "".join(p.read_text(encoding="utf-8") for p in (home / "xdg_state_home").rglob("*.log"))
+
+
+def test_windowed_build_without_console_reports_to_the_log(isolated_env):
+    """No stdout/stderr and no usable fds 1/2: bad input is an exit code and a log line."""
+    process = windowed("--headless", "--port", "99999")
+    assert process.wait(60) == 2
+    assert "Неверное значение --port 99999" in log_text(isolated_env)
+
+
+def test_windowed_build_serves_and_stops_on_sigterm(isolated_env, emulator):
+    from gigachat.emulator import DEMO_KEY
+
+    env = {**os.environ, "GIGACHAT_CREDENTIALS": DEMO_KEY, "GIGACHAT_AUTH_URL": emulator.oauth_url,
+           "GIGACHAT_API_URL": emulator.api_url}
+    process = windowed("--headless", "--port", "0", env=env)
+    try:
+        url = wait_for(lambda: (m := re.search(r"запущен: (http://\S+)", log_text(isolated_env)))
+                       and m.group(1), timeout=30)
+        answer = requests.post(url + "/analyze/text", json={"text": "Привет"}, timeout=30).json()
+        assert answer["success"] is True
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    finally:
+        process.kill()
+    assert "Мост остановлен." in log_text(isolated_env)
+
+
+def test_first_run_says_what_it_installs(tmp_path):
+    """scripts/run.sh in a fresh copy (no .venv): it says so before the silent pip install."""
+    import shutil
+
+    copy = tmp_path / "checkout"
+    copy.mkdir()
+    for name in ("scripts", "gigachat", "resources"):
+        if (ROOT / name).exists():
+            shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("tray_app.py", "requirements.txt", "requirements-dev.txt"):
+        shutil.copy2(ROOT / name, copy / name)
+    process = subprocess.Popen(["bash", "scripts/run.sh", "--version"], cwd=copy,
+                               env={**os.environ, "PYTHON": sys.executable},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = process.stderr.readline()  # printed before the venv and the install start
+    assert first.startswith("setup: Первый запуск: создаю окружение Python"), first
+    assert process.poll() is None  # it is still working: the message came first
+    out, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err
+    assert "Устанавливаю пакеты программы из requirements.txt" in err and "Пакеты установлены." in err
+    assert out.startswith("tray_app.py ")

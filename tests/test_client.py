@@ -223,8 +223,8 @@ def _outcome(client) -> str:
 ])
 def test_each_api_error_is_typed_with_a_russian_message(emulator, status, code, fragment):
     client, _ = make_client(emulator)
-    emulator.inject(path="/chat/completions", status=status,
-                    message="Invalid params: temperature must be positive" if status == 422 else None)
+    message = {422: "Invalid params: temperature must be positive", 404: "No such model"}
+    emulator.inject(path="/chat/completions", status=status, message=message.get(status))
     with pytest.raises(Exception) as caught:
         client.chat({"model": "GigaChat", "messages": [USER]})
     assert caught.value.code == code and caught.value.status == status

@@ -9,18 +9,21 @@ import re
 
 import pytest
 
+from gigachat.core.errors import InvalidRequest
 from gigachat.local.openai_compat import (
-    MIN_TEMPERATURE,
     SSE_DONE,
     StreamTranslator,
-    chat_request_to_gigachat,
     chat_response_to_openai,
-    embeddings_request_to_gigachat,
     embeddings_response_to_openai,
     models_to_openai,
     openai_error,
     sse_event,
     stream_to_openai,
+)
+from gigachat.local.openai_request import (
+    MIN_TEMPERATURE,
+    chat_request_to_gigachat,
+    embeddings_request_to_gigachat,
 )
 
 CYRILLIC = re.compile("[А-Яа-яЁё]")
@@ -360,8 +363,8 @@ BAD_CALL = {"id": "c1", "type": "function", "function": {"name": "f", "arguments
         req(model=5),
     ],
 )  # fmt: skip
-def test_bad_chat_requests_raise_value_error_in_russian(body):
-    with pytest.raises(ValueError) as info:
+def test_bad_chat_requests_raise_invalid_request_in_russian(body):
+    with pytest.raises(InvalidRequest) as info:
         chat_request_to_gigachat(body, "GigaChat")
     assert CYRILLIC.search(str(info.value)), str(info.value)
 
@@ -559,8 +562,10 @@ def test_models_list():
     assert models_to_openai(giga) == {
         "object": "list",
         "data": [
-            {"id": "GigaChat", "object": "model", "created": 0, "owned_by": "salutedevices"},
-            {"id": "Embeddings", "object": "model", "created": 0, "owned_by": "salutedevices"},
+            {"id": "GigaChat", "object": "model", "created": 0, "owned_by": "salutedevices",
+             "type": "chat"},
+            {"id": "Embeddings", "object": "model", "created": 0, "owned_by": "salutedevices",
+             "type": "embedder"},
         ],
     }
     assert models_to_openai({}) == {"object": "list", "data": []}
@@ -588,14 +593,14 @@ def test_embeddings_request():
         {"input": "x", "encoding_format": "int8"},
     ],
 )
-def test_bad_embeddings_requests_raise_value_error_in_russian(body):
-    with pytest.raises(ValueError) as info:
+def test_bad_embeddings_requests_raise_invalid_request_in_russian(body):
+    with pytest.raises(InvalidRequest) as info:
         embeddings_request_to_gigachat(body)
     assert CYRILLIC.search(str(info.value))
 
 
 def test_token_arrays_are_rejected_with_a_clear_message():
-    with pytest.raises(ValueError, match="Массивы токенов"):
+    with pytest.raises(InvalidRequest, match="Массивы токенов"):
         embeddings_request_to_gigachat({"input": [101, 102]})
 
 
@@ -658,3 +663,83 @@ def test_openai_error_explicit_type_and_code():
     body = openai_error(401, "Неверный ключ", "authentication_error", "invalid_api_key")
     assert body["error"]["code"] == "invalid_api_key"
     assert openai_error(500, "x", type_="api_error")["error"]["type"] == "api_error"
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"stream_options": "yes"}, "stream_options"),
+        ({"stream_options": {"include_usage": "yes"}}, "stream_options.include_usage"),
+        ({"response_format": "json"}, "response_format"),
+        ({"response_format": {"type": "xml"}}, "response_format.type"),
+        ({"response_format": {"type": "json_schema", "json_schema": "s"}},
+         "response_format.json_schema"),
+        ({"response_format": {"type": "json_schema", "json_schema": {"schema": []}}},
+         "response_format.json_schema.schema"),
+        ({"response_format": {"type": "json_schema", "json_schema": {"strict": "false"}}},
+         "response_format.json_schema.strict"),
+        ({"tools": [{"type": "function", "function": {"name": "f", "description": 5}}]},
+         "tools[0].function.description"),
+        ({"tools": [{"type": "function", "function": {"name": "f", "parameters": "x"}}]},
+         "tools[0].function.parameters"),
+        ({"tools": [{"type": "function", "function": {"name": ["f"]}}]}, "tools[0].function.name"),
+        ({"temperature": 1e308}, "temperature"),
+        ({"temperature": 2.5}, "temperature"),
+        ({"top_p": -0.1}, "top_p"),
+        ({"repetition_penalty": 1e308}, "repetition_penalty"),
+        ({"max_tokens": 10**30}, "max_tokens"),
+        ({"max_completion_tokens": 0}, "max_completion_tokens"),
+        ({"n": True}, "n"),
+        ({"model": ["GigaChat"]}, "model"),
+    ],
+)  # fmt: skip
+def test_wrong_types_and_ranges_name_the_field(extra, field):
+    with pytest.raises(InvalidRequest) as info:
+        chat_request_to_gigachat(req(**extra))
+    assert info.value.field == field
+    assert field in info.value.message and CYRILLIC.search(info.value.message)
+
+
+CALL = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+
+
+@pytest.mark.parametrize(
+    ("message", "field"),
+    [
+        ({"role": "tool", "tool_call_id": ["c1"], "content": "1"}, "messages[1].tool_call_id"),
+        ({"role": "tool", "tool_call_id": "c1", "name": 5, "content": "1"}, "messages[1].name"),
+        ({"role": "assistant", "content": None, "function_call": "f"}, "messages[1].function_call"),
+        ({"role": "assistant", "content": None, "tool_calls": [
+            {**CALL, "function": {"name": "f", "arguments": 5}}]},
+         "messages[1].tool_calls[0].function.arguments"),
+        ({"role": "assistant", "content": None, "tool_calls": [
+            {**CALL, "function": {"name": "f", "arguments": '{"a": NaN}'}}]},
+         "messages[1].tool_calls[0].function.arguments.a"),
+        ({"role": "assistant", "content": None, "tool_calls": [
+            {**CALL, "function": {"name": "f", "arguments": "[" * 100_000}}]},
+         "messages[1].tool_calls[0].function.arguments"),
+        ({"role": "assistant", "content": None, "tool_calls": [{**CALL, "id": 7}]},
+         "messages[1].tool_calls[0].id"),
+        ({"role": "assistant", "content": None, "tool_calls": [{**CALL, "function": "f"}]},
+         "messages[1].tool_calls[0].function"),
+        ({"role": ["user"], "content": "x"}, "messages[1].role"),
+    ],
+)  # fmt: skip
+def test_wrong_types_in_messages_name_the_field(message, field):
+    with pytest.raises(InvalidRequest) as info:
+        chat_request_to_gigachat({"messages": [user("?"), message]})
+    assert info.value.field == field, info.value.message
+    assert CYRILLIC.search(info.value.message)
+
+
+def test_tool_output_that_is_not_strict_json_is_passed_on_as_text():
+    for output in ("[" * 100_000, "1" * 100_000, '{"x": Infinity}'):
+        body = {"messages": [user("?"), {"role": "assistant", "content": None, "tool_calls": [CALL]},
+                             {"role": "tool", "tool_call_id": "c1", "content": output}]}
+        content = chat_request_to_gigachat(body)["messages"][-1]["content"]
+        assert json.loads(content) == {"result": output}
+
+
+def test_no_model_named_leaves_the_choice_to_the_route():
+    assert chat_request_to_gigachat({"messages": [user("?")]})["model"] is None
+    assert chat_request_to_gigachat(req(model=""))["model"] is None

@@ -50,7 +50,23 @@ def test_schemathesis_against_the_live_server(live_service, tmp_path):
 def test_openapi_lists_every_route(live_service):
     spec = requests.get(live_service.url + "/openapi.json", timeout=5).json()
     assert spec["openapi"].startswith("3.")
-    assert set(spec["paths"]) == {"/analyze/text", "/health", "/openapi.json",
-                                  "/v1/chat/completions", "/v1/models", "/v1/embeddings"}
+    assert set(spec["paths"]) == {"/analyze/text", "/analyze/extract", "/health",
+                                  "/openapi.json", "/v1/chat/completions", "/v1/models",
+                                  "/v1/embeddings", "/jobs", "/jobs/{id}", "/jobs/{id}/results",
+                                  "/jobs/{id}/resume"}
     analyze = spec["components"]["schemas"]["AnalyzeResponse"]
     assert set(analyze["required"]) == {"success", "result", "error", "model", "usage"}
+
+
+def test_openapi_describes_model_type_error_param_and_number_ranges(live_service):
+    schemas = requests.get(live_service.url + "/openapi.json", timeout=5).json()["components"][
+        "schemas"]
+    model = schemas["ModelList"]["properties"]["data"]["items"]["properties"]
+    assert model["type"]["type"] == "string"
+    assert "param" in schemas["OpenAIError"]["properties"]["error"]["properties"]
+    chat = schemas["ChatRequest"]["properties"]
+    for name in ("temperature", "top_p", "repetition_penalty", "max_tokens",
+                 "max_completion_tokens"):
+        assert "maximum" in chat[name], name
+    assert chat["stream_options"]["type"] == "object"
+    assert "maximum" in schemas["AnalyzeRequest"]["properties"]["max_tokens"]

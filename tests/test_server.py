@@ -27,7 +27,7 @@ CONTRACT = ("Договор поставки №127 от 15.01.2024. Поста�
 
 @pytest.fixture
 def start_service(emulator):
-    """Start real Services (cheroot on a free port) against the emulator; stop them after."""
+    """Start real Services (a real server on a free port) against the emulator; stop them after."""
     services: list[Service] = []
 
     def start(**changes) -> Service:
@@ -281,6 +281,28 @@ def test_allowed_origin_passes_with_cors(start_service):
     assert response.headers["Access-Control-Allow-Origin"] == "http://intranet.local"
 
 
+
+def test_web_client_preflight_passes_without_the_key(start_service):
+    """The 1C web client (8.3.21+): a browser preflight carries no X-API-Key; then the call does."""
+    service = start_service(allowed_origins=["http://intranet.local"], api_key_enabled=True)
+    origin = {"Origin": "http://intranet.local"}
+    pre = requests.options(service.url + "/jobs", timeout=5, headers={
+        **origin, "Access-Control-Request-Method": "DELETE",
+        "Access-Control-Request-Headers": "x-api-key, idempotency-key",
+        "Access-Control-Request-Private-Network": "true"})
+    assert pre.status_code == 204
+    assert pre.headers["Access-Control-Allow-Origin"] == "http://intranet.local"
+    assert "DELETE" in pre.headers["Access-Control-Allow-Methods"]
+    allowed = pre.headers["Access-Control-Allow-Headers"].lower()
+    assert "x-api-key" in allowed and "idempotency-key" in allowed
+    assert pre.headers["Access-Control-Allow-Private-Network"] == "true"
+    assert analyze(service, {"text": "a"}, headers=origin).status_code == 403
+    ok = analyze(service, {"text": "a"}, headers={**origin, "X-API-Key": LOCAL_TEST_KEY})
+    assert ok.json()["success"] is True
+    foreign = requests.options(service.url + "/jobs", timeout=5,
+                               headers={"Origin": "http://evil.example"})
+    assert foreign.status_code == 403
+
 def test_non_loopback_bind_needs_explicit_setting_and_key(emulator):
     with pytest.raises(ConfigError) as caught:
         Service(Settings(host="0.0.0.0", port=0)).start()
@@ -332,11 +354,12 @@ def test_graceful_stop_lets_in_flight_request_finish(start_service, emulator):
     thread = threading.Thread(target=lambda: result.append(analyze(service, {"text": "долго"})))
     thread.start()
     wait_for(lambda: emulator.stats["in_flight"] >= 1, timeout=5)
+    url = service.url
     service.stop()
     thread.join(10)
     assert result and result[0].json()["success"] is True
     with pytest.raises(requests.ConnectionError):
-        requests.get(service.url + "/health", timeout=2)
+        requests.get(url + "/health", timeout=2)
 
 
 def test_request_log_has_no_text(service, caplog):

@@ -38,7 +38,7 @@ def write_config(tmp_path: Path, data) -> Path:
 
 def test_defaults():
     s = load_settings({})
-    assert (s.host, s.port, s.scope, s.model) == ("127.0.0.1", 8000, "GIGACHAT_API_PERS", "GigaChat")
+    assert (s.host, s.port, s.scope, s.model) == ("127.0.0.1", 8000, "GIGACHAT_API_PERS", "GigaChat-2")
     assert s.auth_url == "https://ngw.devices.sberbank.ru:9443/api/v2/oauth"
     assert s.api_url == "https://api.giga.chat/v1"
     assert (s.request_timeout, s.refresh_margin) == (110.0, 300.0)

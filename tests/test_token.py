@@ -183,3 +183,58 @@ def test_key_saved_during_an_in_flight_refresh_is_used_at_once(emulator):
         wait_for(lambda: tokens.status.state is TokenState.VALID, timeout=10)
     finally:
         tokens.stop()
+
+
+def test_keyring_is_read_outside_the_token_lock(emulator):
+    """While a caller re-reads a slow keyring (a D-Bus call) after a rejected key, nobody
+    else may be blocked: invalidate(), credentials_changed() and status return at once."""
+    from gigachat.emulator import make_key
+
+    slow = threading.Event()
+    entered, release = threading.Event(), threading.Event()
+
+    def keyring() -> str:
+        if slow.is_set():
+            entered.set()
+            release.wait(20)
+        return make_key("someone", "wrong")
+
+    tokens = TokenManager(emulator.oauth_url, "GIGACHAT_API_PERS", keyring, make_session())
+    with pytest.raises(WrongKey):
+        tokens.get_token()
+    slow.set()
+    outcome: list[object] = []
+    reader = threading.Thread(target=lambda: outcome.append(_try(tokens.get_token)))
+    reader.start()
+    try:
+        assert entered.wait(10)
+        others_done = threading.Event()
+
+        def others() -> None:
+            tokens.invalidate("some-other-token")
+            tokens.credentials_changed()
+            others_done.set()
+
+        threading.Thread(target=others, daemon=True).start()
+        assert others_done.wait(5), "the token lock is held across the keyring read"
+    finally:
+        release.set()
+        reader.join(10)
+    assert not reader.is_alive()
+
+
+def test_failed_oauth_call_logs_gigachats_message_and_request_id(emulator, caplog):
+    import logging
+    import re
+
+    from gigachat.emulator import make_key
+
+    caplog.set_level(logging.WARNING, logger="gigachat")
+    tokens = manager_for(emulator, key=make_key("someone", "wrong"))
+    with pytest.raises(WrongKey) as caught:
+        tokens.get_token()
+    lines = [r.getMessage() for r in caplog.records if "token request failed" in r.getMessage()]
+    assert len(lines) == 1
+    assert "credentials doesn't match db data" in lines[0] and "HTTP 401" in lines[0]
+    assert caught.value.request_id and f"X-Request-Id: {caught.value.request_id}" in lines[0]
+    assert re.fullmatch(r"[0-9a-f-]{36}", caught.value.request_id)

@@ -6,6 +6,7 @@ Secret Service keyring (run under scripts/with-keyring.sh).
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import time
 import uuid
@@ -32,6 +33,10 @@ def root(xdisplay, monkeypatch):
     window.withdraw()
     yield window
     window.destroy()
+    del window
+    # The dialogs' reference cycles still hold the Tcl interpreter: free it here, in the thread
+    # that made it. Collected later by a background thread's GC, Tcl aborts the whole process.
+    gc.collect()
 
 
 def pump(root, until, timeout: float = 30.0):

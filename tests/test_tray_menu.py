@@ -55,11 +55,17 @@ class Windows:
 
 
 class StubIcon:
+    """What TrayApp touches of a running pystray icon."""
+
     HAS_NOTIFICATION = False
-    visible = True
 
     def __init__(self) -> None:
         self.stopped = False
+        self.visible = False
+        self.icon = self.title = None
+
+    def update_menu(self) -> None:
+        pass
 
     def stop(self) -> None:
         self.stopped = True
@@ -108,6 +114,7 @@ class Bridge:
         self.windows = Windows()
         self.app = TrayApp(self.controller, ui=self.windows, pystray=pystray)
         self.app.icon = StubIcon()
+        self.app.on_ready(self.app.icon)  # as pystray calls it once the icon's loop runs
         self.menu = self.app.menu()
 
     def texts(self) -> list[str]:
@@ -155,8 +162,10 @@ def test_green_demo_menu_lists_status_usage_and_actions(bridges):
     if texts[3].startswith("Баланс"):  # fetched at start when the account has one
         del texts[3]
     assert texts[3:] == ["Состояние моста…", "Обновить токен сейчас", "Проверить подключение",
-                         "Ключ авторизации…", "Настройки…", "Скопировать адрес для 1С",
-                         "Открыть журнал", "Запускать при входе в систему", "Выход"]
+                         "Диагностика подключения…", "Ключ авторизации…", "Настройки…",
+                         "Скопировать адрес для 1С", "Открыть журнал",
+                         "Запускать при входе в систему", "Маскировать персональные данные",
+                         "Файлы для 1С", "О программе", "Выход"]
     info = [item for item in bridge.menu][:3]
     assert not any(item.enabled for item in info)  # status lines are not clickable
     assert bridge.item("Состояние моста…").default  # the click on the icon
@@ -169,7 +178,8 @@ def test_usage_and_balance_lines_follow_requests(bridges, monkeypatch):
     bridge.wait_color("green")
     requests.post(bridge.controller.url + "/analyze/text", json={"text": "Привет"}, timeout=30)
     wait_for(lambda: "Сегодня: 1 запрос" in bridge.texts()[2], timeout=10)
-    wait_for(lambda: any(text.startswith("Баланс GigaChat: 900 000") for text in bridge.texts()), timeout=10)
+    wait_for(lambda: any(text.startswith("Баланс GigaChat-2: 900 000") for text in bridge.texts()),
+             timeout=10)
 
 
 def test_no_key_is_grey_and_the_key_item_opens_the_dialog(bridges, emulator):
@@ -177,8 +187,9 @@ def test_no_key_is_grey_and_the_key_item_opens_the_dialog(bridges, emulator):
     bridge.wait_color("grey")
     assert bridge.texts()[0] == "Нет ключа авторизации"
     assert bridge.controller.appearance.tooltip.startswith("ГигаЧат: нет ключа авторизации\n")
+    assert len(bridge.windows.opened) == 1  # the first-run key dialog
     bridge.click("Ключ авторизации…")
-    assert len(bridge.windows.opened) == 1
+    assert len(bridge.windows.opened) == 2
     # what «Сохранить» in that dialog does: keyring, then the bridge uses the key at once
     from gigachat.emulator import DEMO_KEY
 
@@ -296,7 +307,7 @@ def test_quit_while_a_request_is_in_flight(bridges):
 
     asker = threading.Thread(target=ask, name="test-in-flight")
     asker.start()
-    wait_for(lambda: bridge.controller.service.bridge.client.in_flight == 1, timeout=10)
+    wait_for(lambda: bridge.controller.service.snapshot().in_flight == 1, timeout=10)
     quitter = bridge.click("Выход")
     quitter.join(30)
     finished = time.monotonic()
@@ -323,3 +334,46 @@ def test_key_check_uses_a_throwaway_token_manager(bridges, emulator):
     assert bridge.controller.store.get_key() is None  # checking never saves
     with pytest.raises(NoCredentials):  # the bridge itself still has no key
         bridge.controller.service.bridge.tokens.get_token(timeout=5)
+
+
+def test_quit_before_the_icon_loop_is_ready_still_stops_the_icon(bridges):
+    """SIGTERM during the start: pystray's stop() is a no-op until its loop is ready, so the
+    icon is stopped from on_ready (the old code left the loop running forever)."""
+    bridge = bridges()
+    app = TrayApp(bridge.controller, ui=Windows(), pystray=bridge.app.pystray)
+    app.icon = StubIcon()  # created, but pystray has not called on_ready yet
+    app.quit().join(30)
+    assert bridge.controller.quitting.is_set() and not app.icon.stopped
+    app.on_ready(app.icon)  # the loop becomes ready after the quit
+    assert app.icon.stopped and not app.icon.visible
+
+
+def test_quit_before_the_service_started_starts_nothing(pystray):
+    controller = TrayController(Settings(port=0), demo=True, store=MemoryStore())
+    app = TrayApp(controller, ui=Windows(), pystray=pystray)
+    app.quit().join(30)
+    controller.start()  # the main thread gets here after the signal: nothing may start
+    assert not controller.running and controller.url == ""
+    assert no_thread_named("gigachat-emulator") and no_thread_named("gigachat-tray-poll")
+
+
+def test_a_replaced_model_is_told_once(bridges):
+    """The configured model is not on this host: the bridge answers with another one, and the
+    tray says which in one notification (not one per request)."""
+    from gigachat.emulator import DEMO_KEY, Emulator
+
+    emu = Emulator(catalogue="new").start()
+    try:
+        settings = Settings(port=0, auth_url=emu.oauth_url, api_url=emu.api_url, model="GigaChat")
+        bridge = bridges(settings, demo=False, store=MemoryStore(DEMO_KEY))
+        bridge.wait_color("green")
+        for _ in range(2):
+            answer = requests.post(bridge.controller.url + "/analyze/text", json={"text": "Привет"},
+                                   timeout=30).json()
+            assert answer["success"] is True
+        wait_for(lambda: bridge.controller.refresh() and bridge.controller.state.model_notice, timeout=10)
+        bridge.controller.refresh()
+        told = [message for title, message in bridge.notes if title == "ГигаЧат: другая модель"]
+        assert len(told) == 1 and "GigaChat" in told[0]
+    finally:
+        emu.stop()  # the fixture stops the bridge

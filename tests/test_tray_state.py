@@ -24,7 +24,7 @@ WRONG_KEY = TokenStatus(TokenState.ERROR, error="Неверный ключ ав�
     (TrayState(token=TokenStatus(TokenState.REFRESHING)),
      "yellow", "Получение токена…", "ГигаЧат: получение токена…"),
     (TrayState(token=VALID, queue_length=3),
-     "yellow", f"Токен действует до {UNTIL}", f"ГигаЧат: в очереди 3 запроса, токен до {UNTIL}"),
+     "yellow", f"В очереди 3 запроса, токен до {UNTIL}", f"ГигаЧат: в очереди 3 запроса, токен до {UNTIL}"),
     (TrayState(token=VALID),
      "green", f"Токен действует до {UNTIL}", f"ГигаЧат: готов, токен до {UNTIL}"),
     (TrayState(token=VALID, demo=True),

@@ -48,8 +48,8 @@ def demo_tray(tray_host):
 
 def test_demo_icon_is_green_then_red_when_the_key_is_rejected(tray_host, demo_tray):
     url, emulator = demo_tray.url(), demo_tray.emulator_url()
-    window = wait_for(icon_shows(tray_host, GREEN), timeout=30, interval=0.2)
-    title = wait_for(lambda: tray_host.window_title(window), timeout=10)
+    window = wait_for(icon_shows(tray_host, GREEN), timeout=xrig.TRAY_DEADLINE, interval=0.2)
+    title = wait_for(lambda: tray_host.window_title(window), timeout=30)
     assert title.startswith("ГигаЧат (демо): готов, токен до ")
 
     # GigaChat stops accepting the key: the next call gets 401, the re-auth fails.
@@ -58,23 +58,24 @@ def test_demo_icon_is_green_then_red_when_the_key_is_rejected(tray_host, demo_tr
     answer = requests.post(url + "/analyze/text", json={"text": "Привет"}, timeout=60).json()
     assert answer["success"] is False and "ключ" in answer["error"].lower()
 
-    wait_for(icon_shows(tray_host, RED), timeout=30, interval=0.2)
-    wait_for(lambda: "неверный ключ авторизации" in tray_host.window_title(window), timeout=10)
+    wait_for(icon_shows(tray_host, RED), timeout=xrig.TRAY_DEADLINE, interval=0.2)
+    wait_for(lambda: "неверный ключ авторизации" in tray_host.window_title(window), timeout=30)
     demo_tray.wait_line(r"notification: ГигаЧат: ошибка")  # the first error after working
 
 
 def test_click_on_icon_opens_the_status_window(tray_host, demo_tray):
     demo_tray.url()
-    window = wait_for(icon_shows(tray_host, GREEN), timeout=30, interval=0.2)
+    window = wait_for(icon_shows(tray_host, GREEN), timeout=xrig.TRAY_DEADLINE, interval=0.2)
     tray_host.click_window(window)
-    status = wait_for(lambda: tray_host.search("--onlyvisible", "--class", "^GigaChatStatus$"), timeout=20)
+    status = wait_for(lambda: tray_host.search("--onlyvisible", "--class", "^GigaChatStatus$"),
+                      timeout=xrig.TRAY_DEADLINE)
     x, y, w, h = tray_host.geometry(status[0])
     assert w > 200 and h > 100
 
 
 def test_second_start_exits_0_without_a_second_server_or_icon(tray_host, demo_tray):
     demo_tray.url()
-    wait_for(icon_shows(tray_host, GREEN), timeout=30, interval=0.2)
+    wait_for(icon_shows(tray_host, GREEN), timeout=xrig.TRAY_DEADLINE, interval=0.2)
     second = TrayProcess(tray_host, "--demo", "--port", "0")
     assert second.process.wait(30) == 0
     second.stop()
@@ -92,8 +93,8 @@ def test_busy_port_keeps_running_with_a_red_icon(tray_host):
         app = TrayProcess(tray_host, "--demo", "--port", str(port))
         try:
             app.wait_line(f"Порт {port}")
-            window = wait_for(icon_shows(tray_host, RED), timeout=30, interval=0.2)
-            wait_for(lambda: f"порт {port} занят · Мост для 1С" in tray_host.window_title(window), timeout=10)
+            window = wait_for(icon_shows(tray_host, RED), timeout=xrig.TRAY_DEADLINE, interval=0.2)
+            wait_for(lambda: f"порт {port} занят · Мост для 1С" in tray_host.window_title(window), timeout=30)
             app.wait_line(r"notification: Мост ГигаЧат не запущен")
             assert app.process.poll() is None
         finally:
@@ -154,19 +155,19 @@ def test_first_run_asks_for_the_key_and_turns_green_once_it_is_saved(tray_host, 
                       env={"GIGACHAT_AUTH_URL": emulator.oauth_url, "GIGACHAT_API_URL": emulator.api_url})
     try:
         app.url()
-        window = wait_for(icon_shows(tray_host, GREY), timeout=30, interval=0.2)
+        window = wait_for(icon_shows(tray_host, GREY), timeout=xrig.TRAY_DEADLINE, interval=0.2)
         wait_for(lambda: tray_host.window_title(window).startswith(
-            "ГигаЧат: нет ключа авторизации · Мост для 1С"), timeout=10)
+            "ГигаЧат: нет ключа авторизации · Мост для 1С"), timeout=30)
         dialog = wait_for(lambda: tray_host.search("--onlyvisible", "--class", "^GigaChatKeyDialog$"),
-                          timeout=30)[0]
+                          timeout=xrig.TRAY_DEADLINE)[0]
         # The dialog takes the keyboard focus itself (into the key field) once it is shown; until
         # then the focus may be PointerRoot, which xdotool reports as an error: "not yet".
         wait_for(lambda: tray_host.run("xdotool", "getwindowfocus", check=False).strip() == str(dialog),
-                 timeout=20)
+                 timeout=xrig.TRAY_DEADLINE)
         tray_host.run("xdotool", "type", "--delay", "5", DEMO_KEY)
         tray_host.run("xdotool", "key", "Return")
-        wait_for(lambda: keyring.get_password(KEYRING_SERVICE, KEY_USER) == DEMO_KEY, timeout=30)
-        wait_for(icon_shows(tray_host, GREEN), timeout=30, interval=0.2)
+        wait_for(lambda: keyring.get_password(KEYRING_SERVICE, KEY_USER) == DEMO_KEY, timeout=60)
+        wait_for(icon_shows(tray_host, GREEN), timeout=xrig.TRAY_DEADLINE, interval=0.2)
         assert emulator.stats["oauth_requests"] >= 1
         assert not tray_host.search("--onlyvisible", "--class", "^GigaChatKeyDialog$")
     finally:

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from tests.conftest import need, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 ICON_CLASSNAME = "GigaChatBridgeSystemTrayIcon"  # pystray xorg: WM_CLASS res_name of the icon
+TRAY_DEADLINE = 90.0  # seconds for the tray host / an icon / a window to appear on a busy machine
 
 
 @dataclass
@@ -135,7 +137,14 @@ def tray_host(xdisplay):
         ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request", "--height", "32",
          "--SetDockType", "true", "--transparent", "false", "--tint", "0x333333"],
         env=xdisplay.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for(lambda: _tray_owner(xdisplay.name), timeout=20, interval=0.1)
+    def docked() -> int:
+        if process.poll() is not None:
+            raise AssertionError(f"trayer exited ({process.returncode}) before owning the tray")
+        return _tray_owner(xdisplay.name)
+
+    # A loaded 2-core CI machine can take a while to start trayer: wait on the real condition
+    # (trayer owns the _NET_SYSTEM_TRAY selection), generously.
+    wait_for(docked, timeout=TRAY_DEADLINE, interval=0.1)
     yield xdisplay
     process.terminate()
     process.wait(10)
@@ -161,7 +170,7 @@ class TrayProcess:
     def output(self) -> str:
         return "".join(self.lines)
 
-    def wait_line(self, pattern: str, timeout: float = 30.0) -> re.Match:
+    def wait_line(self, pattern: str, timeout: float = TRAY_DEADLINE) -> re.Match:
         def found():
             match = re.search(pattern, self.output)
             if match is None and self.process.poll() is not None:
@@ -175,9 +184,15 @@ class TrayProcess:
     def emulator_url(self) -> str:
         return self.wait_line(r"Эмулятор ГигаЧат \(демо\): (http://\S+)").group(1)
 
-    def stop(self, timeout: float = 40) -> int:
+    def terminate(self) -> float:
+        """Send SIGTERM; the monotonic time it was sent."""
+        sent = time.monotonic()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
+        return sent
+
+    def stop(self, timeout: float = 40) -> int:
+        self.terminate()
         try:
             return self.process.wait(timeout)
         finally:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gigachat.core.client import GigaChatClient
+from gigachat.core.proxy import for_settings
 from gigachat.core.settings import Settings
 from gigachat.core.tls import make_session
 from gigachat.core.token import TokenManager
@@ -54,6 +55,7 @@ def create_bridge(
         ca_bundle=settings.ca_bundle,
         verify=settings.verify_tls,
         pool_size=max(settings.effective_concurrency, 4),
+        proxy=for_settings(settings),
     )
     tokens = TokenManager(
         settings.auth_url,
@@ -66,6 +68,7 @@ def create_bridge(
         settings.api_url,
         tokens,
         session,
+        model=settings.model,
         concurrency=settings.effective_concurrency,
         request_timeout=settings.request_timeout,
     )

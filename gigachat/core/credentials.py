@@ -21,14 +21,15 @@ from keyring.backends import chainer, fail, null
 
 from gigachat import APP_NAME
 from gigachat.core.errors import BridgeError, ConfigError, KeyringUnavailable, NoCredentials
-from gigachat.core.settings import ENV_VARS, env_overrides
+from gigachat.core.keyring_backend import get_backend
+from gigachat.core.settings import ENV_LOCAL_API_KEY, ENV_VARS, env_overrides
 
 log = logging.getLogger(__name__)
 
 KEYRING_SERVICE = APP_NAME
 KEY_USER = "authorization_key"
 LOCAL_API_KEY_USER = "local_api_key"
-ENV_LOCAL_API_KEY = "GIGACHAT_BRIDGE_API_KEY"
+PROXY_USER_PREFIX = "proxy:"  # + the proxy user name: that user's proxy password
 MAX_KEY_LENGTH = 1280  # Windows Credential Manager refuses longer secrets
 
 ENV_KEY = "GIGACHAT_CREDENTIALS"
@@ -37,8 +38,9 @@ ENV_SECRET = "GIGACHAT_CLIENT_SECRET"
 _SECRET_VARS = (ENV_KEY, ENV_ID, ENV_SECRET)
 
 _KEY_HELP = (
-    "Скопируйте «Authorization key» из личного кабинета developers.sber.ru целиком "
-    "(одна строка base64 без пробелов) или укажите Client ID и Client Secret."
+    "Скопируйте ключ авторизации (Authorization key) из личного кабинета developers.sber.ru "
+    "целиком — это одна длинная строка без пробелов, обычно с «==» на конце — или укажите "
+    "Client ID и Client Secret."
 )
 _PLACEHOLDER_STARTS = ("ваш", "your", "<", "xxx", "changeme", "...")
 
@@ -81,7 +83,8 @@ def normalize_key(text: str, where: str = "") -> str:
     try:
         decoded = base64.b64decode(key, validate=True)
     except (binascii.Error, ValueError):
-        raise _malformed("это не строка base64", where) from None
+        raise _malformed("в нём есть символы, которых в ключе не бывает (похоже, скопирован "
+                         "лишний текст или не весь ключ)", where) from None
     if b":" not in decoded:
         raise _malformed("ключ не похож на ключ из личного кабинета", where)
     return key
@@ -179,7 +182,7 @@ class CredentialStore:
     def _backend(self) -> keyring.backend.KeyringBackend:
         """The OS keyring backend, or KeyringUnavailable when there is none."""
         with _keyring_errors():
-            backend = keyring.get_keyring()
+            backend = get_backend()  # one probe, under a lock: see keyring_backend
         empty_chain = isinstance(backend, chainer.ChainerBackend) and not backend.backends
         if isinstance(backend, fail.Keyring | null.Keyring) or empty_chain:
             log.warning("no usable keyring backend: %s", type(backend).__name__)
@@ -230,6 +233,11 @@ class CredentialStore:
         """Move the key of a tutorial-style .env file into the keyring."""
         return import_env_file(path, self)
 
+    @property
+    def local_api_key_forced(self) -> bool:
+        """GIGACHAT_BRIDGE_API_KEY is set: the local key check must be on, whatever the file says."""
+        return bool((self._environ.get(ENV_LOCAL_API_KEY) or "").strip())
+
     def local_api_key(self, create: bool = False) -> str | None:
         """The bridge's own API key (for shared terminal servers); optionally generate it."""
         from_env = (self._environ.get(ENV_LOCAL_API_KEY) or "").strip()
@@ -249,6 +257,22 @@ class CredentialStore:
         backend = self._backend()
         with _keyring_errors(), contextlib.suppress(keyring.errors.PasswordDeleteError):
             backend.delete_password(self.service, LOCAL_API_KEY_USER)
+
+    def proxy_password(self, user: str) -> str | None:
+        """The stored password of proxy user `user` (e.g. "DOMAIN\\ivanov"), or None."""
+        backend = self._backend()
+        with _keyring_errors():
+            return backend.get_password(self.service, PROXY_USER_PREFIX + user) or None
+
+    def save_proxy_password(self, user: str, password: str | None) -> None:
+        """Store (or with None, remove) the proxy password of `user` in the OS keyring."""
+        backend = self._backend()
+        with _keyring_errors():
+            if password:
+                backend.set_password(self.service, PROXY_USER_PREFIX + user, password)
+            else:
+                with contextlib.suppress(keyring.errors.PasswordDeleteError):
+                    backend.delete_password(self.service, PROXY_USER_PREFIX + user)
 
 
 # --- .env import -------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gigachat.core.logs import clean_detail
+
 
 class BridgeError(Exception):
     """Base class: `message` is Russian and safe to show; `code` is a short English id."""
@@ -55,7 +57,11 @@ class NoCredentials(BridgeError):
 
 
 class GigaChatError(BridgeError):
-    """A failed call to GigaChat (OAuth or API)."""
+    """A failed call to GigaChat (OAuth or API).
+
+    `detail` is GigaChat's own error text, redacted and capped (logs.clean_detail) as it
+    enters, so it is safe in an answer or /health; `request_id` is its X-Request-Id.
+    """
 
     status: int | None = None
     code_name = "gigachat"
@@ -63,9 +69,11 @@ class GigaChatError(BridgeError):
     template = "Ошибка ГигаЧат."
 
     def __init__(
-        self, detail: str = "", *, status: int | None = None, message: str | None = None
+        self, detail: str = "", *, status: int | None = None, message: str | None = None,
+        request_id: str | None = None,
     ) -> None:
-        self.detail = detail
+        self.detail = clean_detail(detail)
+        self.request_id = clean_detail(request_id, 100) if request_id else None
         if status is not None:
             self.status = status
         super().__init__(message or self.template, self.code_name)
@@ -141,7 +149,26 @@ class PermissionDenied(GigaChatError):
 class ModelNotFound(GigaChatError):
     status = 404
     code_name = "model_not_found"
-    template = "Такой модели ГигаЧат нет. Выберите модель из списка в настройках (например, GigaChat)."
+    template = (
+        "Такой модели ГигаЧат нет на этом адресе. Выберите модель из списка в настройках "
+        "(например, GigaChat-2)."
+    )
+
+
+class EndpointNotFound(GigaChatError):
+    """GigaChat answered 404 for the address itself (a wrong API path), not for a model."""
+
+    status = 404
+    code_name = "not_found"
+    template = "ГигаЧат не знает этот адрес (404): проверьте GIGACHAT_API_URL."
+
+
+class UnexpectedAnswer(GigaChatError):
+    """GigaChat answered 2xx with something we cannot read (not JSON, not a stream)."""
+
+    status = 502
+    code_name = "bad_answer"
+    template = "ГигаЧат прислал непонятный ответ."
 
 
 class PayloadTooLarge(GigaChatError):
@@ -155,9 +182,12 @@ class InvalidParams(GigaChatError):
     code_name = "invalid_params"
     template = "ГигаЧат отклонил параметры запроса"
 
-    def __init__(self, detail: str = "", *, status: int | None = None, message: str | None = None):
+    def __init__(self, detail: str = "", *, status: int | None = None, message: str | None = None,
+                 request_id: str | None = None):
+        detail = clean_detail(detail)
         reason = f": {detail}" if detail else "."
-        super().__init__(detail, status=status, message=message or self.template + reason)
+        super().__init__(detail, status=status, message=message or self.template + reason,
+                         request_id=request_id)
 
 
 class RateLimited(GigaChatError):
@@ -211,8 +241,7 @@ _BY_STATUS: dict[int, type[GigaChatError]] = {
 }
 
 
-def error_for_status(status: int, detail: str = "") -> GigaChatError:
+def error_for_status(status: int, detail: str = "", request_id: str | None = None) -> GigaChatError:
     """The typed API error for an HTTP status from GigaChat."""
-    if status >= 500:
-        return ServerError(detail, status=status)
-    return _BY_STATUS.get(status, BadRequest)(detail, status=status)
+    kind = ServerError if status >= 500 else _BY_STATUS.get(status, BadRequest)
+    return kind(detail, status=status, request_id=request_id)

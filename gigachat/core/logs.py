@@ -18,12 +18,23 @@ _SECRET_PATTERNS = [
     re.compile(r"[A-Za-z0-9+/_\-]{40,}={0,2}(?:\.[A-Za-z0-9+/_\-=]+)*"),
 ]
 REDACTED = "***"
+DETAIL_LIMIT = 300  # characters of GigaChat's own error text we keep
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def redact(text: str) -> str:
     """Mask anything that looks like an authorization key or a token."""
     text = _SECRET_PATTERNS[0].sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     return _SECRET_PATTERNS[1].sub(REDACTED, text)
+
+
+def clean_detail(text: str, limit: int = DETAIL_LIMIT) -> str:
+    """Text from outside (GigaChat's error message) made safe to log and show: one line,
+    no lone surrogates, secrets masked, at most `limit` characters."""
+    text = _SURROGATE.sub("\ufffd", str(text)[: limit * 4])
+    text = redact(_CONTROL.sub(" ", text)).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class RedactingFilter(logging.Filter):
@@ -57,7 +68,7 @@ def setup_logging(level: int = logging.INFO, console: bool = True) -> Path:
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     handlers: list[logging.Handler] = [
         logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=5,
-                                             encoding="utf-8")
+                                             encoding="utf-8", errors="backslashreplace")
     ]
     if console and sys.stderr is not None:
         handlers.append(logging.StreamHandler(sys.stderr))

@@ -8,23 +8,29 @@ import logging
 import math
 import os
 import re
-import ssl
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from platformdirs import user_config_dir
 
 from gigachat import APP_NAME
+from gigachat.core import settings_rules as office
 from gigachat.core.errors import ConfigError
+from gigachat.core.policy import load_policy
+from gigachat.core.proxy import url_has_password
 
 log = logging.getLogger(__name__)
 
 APP_DIR_NAME = APP_NAME
 SCOPES = ("GIGACHAT_API_PERS", "GIGACHAT_API_B2B", "GIGACHAT_API_CORP")
+DEFAULT_MODEL = "GigaChat-2"  # served on both hosts; the tutorial's "GigaChat" is not on api.giga.chat
+DEFAULT_FILES_MODEL = "GigaChat-2-Max"  # reads images and documents (facts doc, «Files»)
+DEFAULT_SERVER_THREADS = 64  # the one default for the local HTTP server's worker threads
+# The bridge's own API key (credentials.py reads it); setting it turns the key check on.
+ENV_LOCAL_API_KEY = "GIGACHAT_BRIDGE_API_KEY"
 
 # Environment variable -> Settings field (names follow the tutorial's .env).
 ENV_VARS = {
@@ -38,6 +44,10 @@ ENV_VARS = {
     "GIGACHAT_VERIFY_SSL": "verify_tls",
     "GIGACHAT_MAX_CONCURRENCY": "max_concurrency",
     "GIGACHAT_TIMEOUT": "request_timeout",
+    "GIGACHAT_JOBS_RETENTION_DAYS": "jobs_retention_days",
+    "GIGACHAT_MASK_PERSONAL_DATA": "mask_personal_data",
+    "GIGACHAT_FILES_MODEL": "files_model",
+    **office.ENV_VARS,  # GIGACHAT_PROXY, GIGACHAT_PROXY_AUTH, GIGACHAT_BRIDGE_MULTIUSER, …
 }
 
 _TRUE = ("true", "1", "yes")
@@ -51,7 +61,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     scope: str = "GIGACHAT_API_PERS"
-    model: str = "GigaChat"
+    model: str = DEFAULT_MODEL
     auth_url: str = "https://ngw.devices.sberbank.ru:9443/api/v2/oauth"
     api_url: str = "https://api.giga.chat/v1"
     request_timeout: float = 110.0
@@ -64,7 +74,20 @@ class Settings:
     allow_remote: bool = False
     max_body_bytes: int = 2 * 1024 * 1024
     log_bodies: bool = False
-    server_threads: int = 64
+    server_threads: int = DEFAULT_SERVER_THREADS
+    jobs_retention_days: float = 7.0  # finished jobs (texts and results) are deleted after this
+    # Mask personal data before anything leaves the PC (issue 17), unless a request says
+    # "mask_personal_data": false / X-Mask-Personal-Data: 0.
+    mask_personal_data: bool = False
+    # Files (issue 12): the model for requests with files that name none (it must read them),
+    # and the body cap of the routes that carry files as base64 (the others keep max_body_bytes).
+    files_model: str = DEFAULT_FILES_MODEL
+    max_files_body_bytes: int = 50 * 1024 * 1024
+    # Offices (issue 15): "" = the OS's proxy, "direct" = none; secrets never here.
+    proxy: str = ""
+    proxy_auth: str = ""
+    multi_user: str = "auto"  # auto: on in remote/terminal sessions
+    port_range: str = office.DEFAULT_PORT_RANGE  # per-user ports in multi-user mode
 
     @property
     def effective_concurrency(self) -> int:
@@ -97,7 +120,7 @@ _RULES = {
     "host": "укажите адрес, на котором слушает мост, например 127.0.0.1",
     "port": "порт должен быть числом от 1 до 65535",
     "scope": "допустимые значения: " + ", ".join(SCOPES),
-    "model": "укажите название модели, например GigaChat",
+    "model": f"укажите название модели, например {DEFAULT_MODEL}",
     "auth_url": "нужен адрес вида https://сервер/путь (http или https и имя сервера)",
     "api_url": "нужен адрес вида https://сервер/путь (http или https и имя сервера)",
     "request_timeout": "время ожидания должно быть положительным числом секунд",
@@ -111,6 +134,13 @@ _RULES = {
     "max_body_bytes": "размер тела запроса должен быть целым положительным числом байт",
     "log_bodies": "допустимые значения: true или false",
     "server_threads": "число потоков сервера должно быть целым числом от 1",
+    "jobs_retention_days": "срок хранения заданий — число дней больше 0 и не больше 3650, "
+                           "например 7",
+    "mask_personal_data": "допустимые значения: true или false",
+    "files_model": f"укажите модель, которая читает файлы, например {DEFAULT_FILES_MODEL}",
+    "max_files_body_bytes": "размер тела запроса с файлами должен быть целым положительным "
+                            "числом байт",
+    **office.RULES,
 }
 
 
@@ -119,7 +149,7 @@ class Origin:
     """Where a value came from, to name it in error messages."""
 
     name: str  # environment variable or config key
-    kind: str  # "env", "file" or "value"
+    kind: str  # "env", "file", "policy" or "value"
     file: Path | None = None
     text: str | None = None  # the raw environment string
 
@@ -128,7 +158,7 @@ class Origin:
         if self.kind == "env":
             where = f" в файле {self.file}" if self.file else ""
             return f'{self.name}="{_short(value if self.text is None else self.text)}"{where}'
-        if self.kind == "file":
+        if self.kind in ("file", "policy"):
             return f'"{self.name}": {_short(value, as_json=True)} в файле {self.file}'
         return f"настройки {self.name}={_short(value, as_json=True)}"
 
@@ -138,6 +168,8 @@ class Origin:
             return f"Исправьте строку {self.name} в файле {self.file}."
         if self.kind == "env":
             return f"Исправьте переменную окружения {self.name}."
+        if self.kind == "policy":
+            return "Это файл политики администратора: обратитесь к администратору."
         if self.kind == "file":
             return (
                 f'Исправьте значение "{self.name}" в файле настроек или удалите эту строку, '
@@ -196,7 +228,7 @@ def _from_text(name: str, text: str, origin: Origin) -> Any:
             raise ValueError(text)
     except ValueError:
         raise _bad(origin, text, _RULES[name]) from None
-    return _expand(name, text)
+    return office.multi_user_value(text) or text if name == "multi_user" else _expand(name, text)
 
 
 def _expand(name: str, value: Any) -> Any:
@@ -252,8 +284,13 @@ def _read_config(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_settings(environ: Mapping[str, str] = os.environ, path: Path | None = None) -> Settings:
-    """Defaults <- config file <- environment; raises ConfigError on any bad value."""
+def load_settings(environ: Mapping[str, str] = os.environ, path: Path | None = None,
+                  policy_path: Path | None = None) -> Settings:
+    """Defaults <- config file <- environment <- the administrator's policy; ConfigError on
+    any bad value (a proxy password in the settings file or the policy is one).
+
+    A non-empty GIGACHAT_BRIDGE_API_KEY in `environ` turns `api_key_enabled` on by itself.
+    """
     path = path or config_path()
     values: dict[str, Any] = {}
     origins: dict[str, Origin] = {}
@@ -263,43 +300,24 @@ def load_settings(environ: Mapping[str, str] = os.environ, path: Path | None = N
             continue
         origins[name] = Origin(name, "file", path)
         values[name] = _from_json(name, value, origins[name])
+    policy = load_policy(policy_path)
+    for name, value in policy.values.items():
+        origins[name] = Origin(name, "policy", policy.path)
+        values[name] = _from_json(name, value, origins[name])
+    if url_has_password(values.get("proxy", "")):
+        raise ConfigError(f"{office.PROXY_PASSWORD_IN_FILE} Файл: {origins['proxy'].file}.")
     for name, (value, origin) in _env_values(environ, None).items():
-        values[name], origins[name] = value, origin
+        if name not in policy.values:  # the administrator's values win
+            values[name], origins[name] = value, origin
+    if (environ.get(ENV_LOCAL_API_KEY) or "").strip():  # a key that is set must protect
+        values["api_key_enabled"] = True
+        origins["api_key_enabled"] = Origin(ENV_LOCAL_API_KEY, "env")
     settings = Settings(**values)
     validate(settings, origins)
     return settings
 
 
 # --- validation --------------------------------------------------------------
-
-
-def _url_ok(value: str) -> bool:
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and value.strip() == value
-
-
-def _ca_problem(path: str) -> str | None:
-    """Why the CA file cannot be used, or None when it is a readable PEM bundle."""
-    file = Path(path)
-    if not file.exists():
-        return "файл не найден"
-    if not file.is_file():
-        return "это не файл"
-    try:
-        data = file.read_bytes()
-    except OSError:
-        return "файл не удалось прочитать (проверьте права доступа)"
-    if b"-----BEGIN CERTIFICATE-----" not in data:
-        return "файл не похож на сертификат в формате PEM (нет строки -----BEGIN CERTIFICATE-----)"
-    try:
-        ssl.create_default_context(cafile=str(file))
-    except (ssl.SSLError, ValueError):
-        return "сертификаты в файле повреждены или записаны не в формате PEM"
-    return None
 
 
 def _typed(kind: str, value: Any) -> bool:
@@ -319,13 +337,17 @@ _CHECKS = {
     "port": lambda v: 1 <= v <= 65535,
     "scope": lambda v: v in SCOPES,
     "model": lambda v: bool(v.strip()),
-    "auth_url": _url_ok,
-    "api_url": _url_ok,
+    "auth_url": office.url_ok,
+    "api_url": office.url_ok,
     "request_timeout": lambda v: v > 0,
     "refresh_margin": lambda v: v >= 0,
     "max_concurrency": lambda v: v is None or v >= 1,
     "max_body_bytes": lambda v: v >= 1,
     "server_threads": lambda v: v >= 1,
+    "jobs_retention_days": lambda v: 0 < v <= 3650,
+    "files_model": lambda v: bool(v.strip()),
+    "max_files_body_bytes": lambda v: v >= 1,
+    **office.CHECKS,
 }
 
 
@@ -335,7 +357,7 @@ def check_value(name: str, value: Any, origin: Origin | None = None) -> None:
     check = _CHECKS.get(name, lambda _: True)
     if not _typed(FIELD_TYPES[name], value) or not check(value):
         raise _bad(origin, value, _RULES[name])
-    if name == "ca_bundle" and value and (problem := _ca_problem(value)):
+    if name == "ca_bundle" and value and (problem := office.ca_problem(value)):
         raise _bad(origin, value, f"{problem}; {_RULES[name]}")
 
 
@@ -350,6 +372,8 @@ def save_settings(settings: Settings, path: Path | None = None) -> None:
     """Validate and write the settings as UTF-8 JSON, atomically (temp file + os.replace)."""
     _assert_no_secret_fields()
     validate(settings)
+    if url_has_password(settings.proxy):
+        raise ConfigError(office.PROXY_PASSWORD_IN_FILE)
     path = path or config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(dataclasses.asdict(settings), ensure_ascii=False, indent=2) + "\n"

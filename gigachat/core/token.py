@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import enum
 import hashlib
 import logging
-import random
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,25 +16,19 @@ import requests
 from gigachat.core.errors import (
     BridgeError,
     GigaChatError,
-    MalformedKey,
     NetworkError,
     NoCredentials,
-    OAuthRejected,
-    RateLimited,
-    ScopeMismatch,
-    ServerError,
-    TLSError,
     UpstreamTimeout,
-    WrongKey,
 )
+from gigachat.core.oauth import PERMANENT_ERRORS, request_token
+from gigachat.core.transport import backoff_delay, describe
 
 log = logging.getLogger(__name__)
 
-OAUTH_TIMEOUT = (10.0, 30.0)  # connect, read
-TRANSIENT_BACKOFF_CAP = 60.0
 PERMANENT_RETRY = 120.0  # a rejected key is retried at most this often, unless it changes
 PERMANENT_RETRY_CAP = 900.0
 MIN_REFRESH_INTERVAL = 1.0  # the timer never refreshes more often than this
+INTERNAL_MESSAGE = "Внутренняя ошибка моста при получении токена ГигаЧат; подробности в журнале."
 
 
 class TokenState(enum.StrEnum):
@@ -63,39 +54,6 @@ Listener = Callable[[TokenStatus], None]
 
 def _fingerprint(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
-
-
-def _server_lifetime(expires_at_ms: float, date_header: str | None, now: float) -> float:
-    """Seconds the token lives, measured on the server's clock so a wrong PC clock doesn't matter."""
-    expires_at = expires_at_ms / 1000.0 if expires_at_ms > 1e11 else float(expires_at_ms)
-    server_now = now
-    if date_header:
-        # Date has 1 s resolution: assume the latest moment it can stand for.
-        with contextlib.suppress(TypeError, ValueError):
-            server_now = email.utils.parsedate_to_datetime(date_header).timestamp() + 1.0
-    return expires_at - server_now
-
-
-def _oauth_error(response: requests.Response) -> GigaChatError:
-    """Classify a failed OAuth answer."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    code = body.get("code") if isinstance(body, dict) else None
-    detail = str(body.get("message", "")) if isinstance(body, dict) else ""
-    status = response.status_code
-    if code == 6 or (status == 401 and code is None):
-        return WrongKey(detail, status=status)
-    if code == 7:
-        return ScopeMismatch(detail, status=status)
-    if code == 4:
-        return MalformedKey(detail, status=status)
-    if status == 429:
-        return RateLimited(detail, status=status)
-    if status >= 500:
-        return ServerError(detail, status=status)
-    return OAuthRejected(detail, status=status)
 
 
 class TokenManager:
@@ -172,21 +130,36 @@ class TokenManager:
     def get_token(self, timeout: float | None = None) -> str:
         """A usable access token; blocks while another caller's refresh is in flight."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            while True:
+        key: str | None = None  # read outside the lock when a rejected key may have changed
+        while True:
+            with self._cond:
+                self._wait_for_refresh(deadline)
                 if self._usable():
                     return self._token  # type: ignore[return-value]
-                if self._stopping.is_set():
-                    raise NetworkError(message="Мост останавливается.")
-                if not self._refreshing:
+                error = self._backoff_error()
+                if error is None or key is not None:
+                    self._refreshing = True
                     break
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise UpstreamTimeout(message="Не дождались токена доступа ГигаЧат.")
-                self._cond.wait(remaining)
-            self._raise_if_backing_off()
-            self._refreshing = True
-        return self._refresh()
+                if self._failed_key is None and not self._no_credentials:
+                    raise error  # a transient failure: wait out its backoff
+                rejected = self._failed_key
+            # The keyring may be a slow D-Bus call: never hold the lock across it.
+            key = self._read_key_quietly()
+            if not key or _fingerprint(key) == rejected:
+                raise error
+        return self._refresh(key)
+
+    def _wait_for_refresh(self, deadline: float | None) -> None:
+        """Inside the lock: wait until no refresh is in flight or a token is usable."""
+        while not self._usable():
+            if self._stopping.is_set():
+                raise NetworkError(message="Мост останавливается.")
+            if not self._refreshing:
+                return
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise UpstreamTimeout(message="Не дождались токена доступа ГигаЧат.")
+            self._cond.wait(remaining)
 
     def invalidate(self, token: str) -> None:
         """Drop `token` (GigaChat answered 401 to it); a newer token is kept."""
@@ -233,15 +206,15 @@ class TokenManager:
         safety = min(self._margin() / 2, 60.0)
         return self._token is not None and self._expires_at - self._clock() > safety
 
-    def _raise_if_backing_off(self) -> None:
-        """Inside the lock: re-raise the last error instead of hammering OAuth."""
+    def _backoff_error(self) -> BridgeError | None:
+        """Inside the lock: the last error while its backoff lasts (None: try OAuth now).
+
+        After a rejected key (or none), get_token reads the key outside the lock and tries
+        at once if it changed; otherwise it re-raises instead of hammering OAuth.
+        """
         if self._error is None or self._clock() >= self._retry_at:
-            return
-        if self._failed_key is not None or self._no_credentials:
-            key = self._read_key_quietly()
-            if key and _fingerprint(key) != self._failed_key:
-                return  # the user entered a new key: try it at once
-        raise self._error
+            return None
+        return self._error
 
     def _read_key_quietly(self) -> str | None:
         try:
@@ -249,25 +222,30 @@ class TokenManager:
         except BridgeError:
             return None
 
-    def _refresh(self) -> str:
-        """Do one OAuth request; called with `_refreshing` set by the caller."""
+    def _refresh(self, key: str | None = None) -> str:
+        """Do one OAuth request; called with `_refreshing` set by the caller.
+
+        `key` is a key the caller has just read; otherwise it is read here, outside the lock.
+        """
         self._publish()
         with self._cond:
             generation = self._generation
-        key: str | None = None
         try:
-            key = self._key_provider()
+            key = key or self._key_provider()
             if not key:
                 raise NoCredentials()
-            token, expires_at = self._fetch(key)
+            with self._cond:
+                self.oauth_requests += 1
+            token, expires_at = request_token(self._session, self.auth_url, self.scope, key,
+                                              self._clock)
         except BridgeError as error:
             self._fail(error, key, generation)
             raise
-        except Exception as error:  # never let a bug kill the timer or leak a traceback
+        except Exception:  # never let a bug kill the timer or leak a traceback
             log.exception("unexpected error while fetching a token")
-            wrapped = ServerError(type(error).__name__)
-            self._fail(wrapped, None, generation)
-            raise wrapped from None
+            internal = BridgeError(INTERNAL_MESSAGE, code="internal")
+            self._fail(internal, None, generation)
+            raise internal from None
         with self._cond:
             self._token, self._expires_at = token, expires_at
             self._refreshed_at = self._clock()
@@ -299,53 +277,16 @@ class TokenManager:
         self._error = error
         self._no_credentials = isinstance(error, NoCredentials)
         self._failures += 1
-        now = self._clock()
-        permanent = isinstance(error, WrongKey | ScopeMismatch | MalformedKey | OAuthRejected)
-        if permanent or self._no_credentials:
+        if isinstance(error, PERMANENT_ERRORS) or self._no_credentials:
             self._failed_key = _fingerprint(key) if key else None
-            delay = min(PERMANENT_RETRY * 2 ** (self._failures - 1), PERMANENT_RETRY_CAP)
+            delay = backoff_delay(self._failures, base=PERMANENT_RETRY, cap=PERMANENT_RETRY_CAP,
+                                  jitter=False)
         else:
             self._failed_key = None
-            delay = min(0.5 * 2 ** (self._failures - 1), TRANSIENT_BACKOFF_CAP)
-            delay *= random.uniform(0.5, 1.0)
-        self._retry_at = now + delay
-        log.warning("token request failed (%s); next attempt in %.1f s", error.code, delay)
-
-    def _fetch(self, key: str) -> tuple[str, float]:
-        """POST the OAuth request; return the token and its local expiry time."""
-        headers = {
-            "Authorization": f"Basic {key}",
-            "RqUID": str(uuid.uuid4()),
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Accept": "application/json",
-        }
-        with self._cond:
-            self.oauth_requests += 1
-        try:
-            response = self._session.post(
-                self.auth_url, headers=headers, data={"scope": self.scope}, timeout=OAUTH_TIMEOUT
-            )
-        except requests.exceptions.SSLError as error:
-            raise TLSError(type(error).__name__) from None
-        except requests.exceptions.Timeout:
-            raise UpstreamTimeout(
-                message="Сервер авторизации ГигаЧат не ответил вовремя."
-            ) from None
-        except requests.exceptions.RequestException as error:
-            raise NetworkError(type(error).__name__) from None
-        if response.status_code != 200:
-            raise _oauth_error(response)
-        try:
-            body = response.json()
-            token = str(body["access_token"])
-            lifetime = _server_lifetime(
-                float(body["expires_at"]), response.headers.get("Date"), self._clock()
-            )
-        except (ValueError, KeyError, TypeError):
-            raise ServerError(
-                "bad oauth body", message="Сервер авторизации ГигаЧат прислал непонятный ответ."
-            ) from None
-        return token, self._clock() + max(lifetime, 0.0)
+            delay = backoff_delay(self._failures)
+        self._retry_at = self._clock() + delay
+        what = describe(error) if isinstance(error, GigaChatError) else error.code
+        log.warning("token request failed: %s; next attempt in %.1f s", what, delay)
 
     def _current_status(self) -> TokenStatus:
         with self._cond:

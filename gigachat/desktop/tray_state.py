@@ -36,6 +36,40 @@ SHORT_ERRORS = {
 
 
 @dataclass(frozen=True)
+class JobLine:
+    """A job the tray shows (from the service's snapshot): no texts, only counts."""
+
+    id: str
+    state: str  # queued, running, paused
+    batch: bool
+    done: int
+    failed: int
+    total: int
+    error: str | None = None  # Russian: why it is paused
+
+
+def job_text(job: JobLine) -> str:
+    """«Пакет: 120 из 500 (24 %)», «Пакет на паузе: …», «Запрос в очереди»."""
+    kind = "Пакет" if job.batch else "Запрос"
+    finished = job.done + job.failed
+    count = f"{number(finished)} из {number(job.total)}" if job.batch else ""
+    share = f" ({finished * 100 // job.total} %)" if job.batch and job.total else ""
+    where = {"paused": " на паузе", "queued": " в очереди"}.get(job.state, "")
+    return f"{kind}{where}: {count}{share}" if count else f"{kind}{where or ' выполняется'}"
+
+
+def jobs_summary(jobs: tuple[JobLine, ...]) -> str | None:
+    """One line for the status window and the tooltip, or None without jobs."""
+    if not jobs:
+        return None
+    if len(jobs) == 1:
+        return job_text(jobs[0])
+    paused = sum(1 for j in jobs if j.state == "paused")
+    text = f"Задания: {len(jobs)} {plural(len(jobs), 'задание', 'задания', 'заданий')}"
+    return text + (f", на паузе {paused}" if paused else "")
+
+
+@dataclass(frozen=True)
 class TrayState:
     """Everything the tray looks at, gathered by the controller."""
 
@@ -50,9 +84,11 @@ class TrayState:
     tokens_today: int = 0
     balance: tuple[tuple[str, int], ...] | None = None  # (usage name, tokens left)
     model: str = "GigaChat"
+    model_notice: str | None = None  # the configured model was replaced (a Russian sentence)
     api_error_code: str | None = None  # an account problem (402/403) not yet followed by a success
     api_error: str | None = None
     autostart: bool = False
+    jobs: tuple[JobLine, ...] = ()  # queued, running and paused jobs, oldest first
 
 
 @dataclass(frozen=True)
@@ -145,8 +181,9 @@ def appearance(state: TrayState) -> Appearance:
         error_message = token.error
     elif token.state is TokenState.VALID and state.queue_length > 0:
         n = state.queue_length
-        color, status_line = "yellow", f"Токен действует до {until}"
-        tip = f"в очереди {n} {plural(n, 'запрос', 'запроса', 'запросов')}, токен до {until}"
+        waiting = f"в очереди {n} {plural(n, 'запрос', 'запроса', 'запросов')}"
+        color, status_line = "yellow", f"{waiting[:1].upper()}{waiting[1:]}, токен до {until}"
+        tip = f"{waiting}, токен до {until}"
     elif token.state is TokenState.VALID:
         color, status_line, tip = "green", f"Токен действует до {until}", f"готов, токен до {until}"
     else:
@@ -174,6 +211,13 @@ def appearance(state: TrayState) -> Appearance:
 class Notice:
     title: str
     message: str
+
+
+def model_notice(shown: str | None, state: TrayState) -> Notice | None:
+    """The one notification about a replaced model (`shown`: the notice already shown)."""
+    if state.model_notice and state.model_notice != shown:
+        return Notice("ГигаЧат: другая модель", state.model_notice)
+    return None
 
 
 def notices(before: TrayState | None, after: TrayState, worked: bool) -> list[Notice]:

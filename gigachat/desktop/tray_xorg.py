@@ -7,8 +7,9 @@
    and the default action (our status window) can't open; we add the mask at creation.
 3. Other threads update the icon by sending its loop a message over the loop's own X
    connection, which python-xlib does not survive reliably (updates and stop() hang now
-   and then). We send those messages over a second connection instead, and as a last
-   resort, if the loop still runs 2 s after stop(), interrupt its read with a signal.
+   and then). We send those messages over a second connection instead, wait for the loop's
+   answer at most DISPATCH_TIMEOUT (pystray waits forever), and as a last resort, if the loop
+   still runs 2 s after stop(), interrupt its read with a signal.
 
 They touch pystray internals (`_window`, `_display`, `_events`), so they apply to the xorg
 backend only; other backends get pystray's own Icon.
@@ -18,12 +19,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import signal
 import threading
 
 log = logging.getLogger(__name__)
 
 WAKE_SIGNAL = getattr(signal, "SIGUSR1", None)
+DISPATCH_TIMEOUT = 5.0  # seconds another thread waits for the loop to run an icon update
 
 
 class LoopInterrupted(Exception):
@@ -36,6 +39,33 @@ def _raise_interrupted(*_args) -> None:
 
 def _is_xorg(icon_cls) -> bool:
     return any(cls.__module__.endswith("._xorg") for cls in icon_cls.__mro__)
+
+
+def on_backdrop(window, icon, width: int, height: int):
+    """The icon drawn for a width x height tray slot: square, centred, crisp (redrawn at that
+    size when it is a state icon), composited over what the tray shows behind the window.
+    Also whether that background could be read (else it is drawn again at the next expose)."""
+    import Xlib.X  # noqa: PLC0415
+    from PIL import Image  # noqa: PLC0415
+
+    from gigachat.desktop.icons import state_icon  # noqa: PLC0415
+
+    backdrop, ok = Image.new("RGB", (width, height), (0, 0, 0)), False
+    with contextlib.suppress(Exception):  # not mapped yet (BadMatch): black for now
+        window.clear_area(0, 0, width, height)  # paints the parent-relative background
+        raw = window.get_image(0, 0, width, height, Xlib.X.ZPixmap, 0xFFFFFFFF)
+        if len(raw.data) >= width * height * 4:
+            backdrop = Image.frombytes("RGB", (width, height), bytes(raw.data), "raw", "BGRX")
+            ok = True
+    side = min(width, height)
+    if side < 8:  # not laid out yet: nothing sensible to draw
+        return backdrop, False
+    state = icon.info.get("state")
+    image = state_icon(state, side) if state and side >= 16 else icon.resize(
+        (side, side), Image.Resampling.LANCZOS)
+    layer = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    layer.paste(image.convert("RGBA"), ((width - side) // 2, (height - side) // 2))
+    return Image.alpha_composite(backdrop.convert("RGBA"), layer).convert("RGB"), ok
 
 
 def icon_class(pystray):
@@ -51,14 +81,24 @@ def icon_class(pystray):
         def __init__(self, *args, **kwargs):
             self.loop_done = threading.Event()
             self.loop_thread: threading.Thread | None = None
+            self._backdrop_ok = False  # the tray's background was read: the drawing can be kept
             super().__init__(*args, **kwargs)
             # Still single-threaded here: no loop yet, so these X calls race with nothing.
             display = self._display
             self._utf8_name = display.intern_atom("_NET_WM_NAME")
             self._utf8_string = display.intern_atom("UTF8_STRING")
             self._window.change_attributes(
-                event_mask=Xlib.X.ExposureMask | Xlib.X.StructureNotifyMask | Xlib.X.ButtonPressMask)
+                event_mask=Xlib.X.ExposureMask | Xlib.X.StructureNotifyMask | Xlib.X.ButtonPressMask,
+                background_pixmap=Xlib.X.ParentRelative)  # the tray's own background shows
             display.flush()
+
+        def _assert_icon_data(self, width, height):
+            """pystray pastes the icon, stretched to the window and without its alpha, on black
+            (black corners); we draw it square at the window's size over the tray's background."""
+            if self._icon_data and self._icon_data.size == (width, height) and self._backdrop_ok:
+                return
+            self._icon_data, self._backdrop_ok = on_backdrop(self._window, self._icon, width, height)
+            self._icon_data.tostring = self._icon_data.tobytes
 
         def _rewrite_implementation(self, *originals):
             """Like pystray's, but other threads wake the loop through a connection of their
@@ -81,7 +121,12 @@ def icon_class(pystray):
                 with self._sender_lock:
                     target.send_event(message, event_mask=Xlib.X.NoEventMask)
                     self._sender.flush()
-                result = self._queue.get()  # pystray's handler runs `original` in the loop
+                try:  # pystray's handler runs `original` in the loop and answers here
+                    result = self._queue.get(timeout=DISPATCH_TIMEOUT)
+                except queue.Empty:  # a stuck or finished loop must not hang the caller
+                    log.warning("tray icon loop did not run %s within %.0f s",
+                                original.__name__, DISPATCH_TIMEOUT)
+                    return None
                 if result is not True:
                     raise result[1].with_traceback(result[2])
                 return None
@@ -118,7 +163,8 @@ def icon_class(pystray):
                 self.loop_done.set()
 
         def stop(self):
-            super().stop()
+            if not self.loop_done.is_set():  # a finished loop would never answer the message
+                super().stop()
             if (not self.loop_done.wait(2.0) and WAKE_SIGNAL is not None
                     and self.loop_thread is threading.main_thread()):
                 log.info("tray icon loop missed its stop; interrupting it")

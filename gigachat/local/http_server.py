@@ -1,25 +1,26 @@
-"""The local HTTP server: cheroot (a production, thread-pool WSGI server) on the loopbacks."""
+"""The local HTTP server on the loopbacks: a selector thread reads request heads, a fixed pool of
+named worker threads runs the WSGI app (see http_loop, http_worker, http_wire)."""
 
 from __future__ import annotations
 
 import errno
-import ipaddress
 import logging
 import os
+import queue
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from cheroot import wsgi
-
-from gigachat import APP_NAME
 from gigachat.core.errors import ConfigError
+from gigachat.core.settings import Settings
+from gigachat.local.guards import RefusalLog, SafeLogFilter, is_loopback, shared_refusals
+from gigachat.local.http_loop import HeadLoop
+from gigachat.local.http_worker import serve_request
 
-log = logging.getLogger(__name__)
-
-LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
-
+log = logging.getLogger(__name__)  # http_loop and http_worker log here too
+log.addFilter(SafeLogFilter())
 
 class PortBusy(ConfigError):
     """The configured port is taken by another program."""
@@ -32,15 +33,6 @@ class PortBusy(ConfigError):
             code="port_busy",
         )
         self.port = port
-
-
-def is_loopback(host: str) -> bool:
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_bind(host: str, allow_remote: bool, api_key_on: bool) -> None:
@@ -57,7 +49,6 @@ def check_bind(host: str, allow_remote: bool, api_key_on: bool) -> None:
 
 
 def _address_in_use(error: OSError) -> bool:
-    """cheroot wraps the bind error in a plain OSError; look at the text too."""
     codes = (errno.EADDRINUSE, 10048)  # 10048: WSAEADDRINUSE on Windows
     text = str(error)
     return error.errno in codes or os.strerror(errno.EADDRINUSE) in text or "10048" in text
@@ -74,6 +65,29 @@ def _ipv6_loopback_available() -> bool:
         return False
 
 
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port; OSError as the OS reports it."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        if os.name == "nt":  # Windows' SO_REUSEADDR would let a second program steal the port
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+        else:  # restart at once after a stop (TIME_WAIT); a live listener still blocks the bind
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(address)
+        # A burst of 1C forms (a new connection per call) must not get resets: let the OS
+        # queue as many connections as it allows.
+        sock.listen(socket.SOMAXCONN)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 @dataclass
 class LocalServer:
     """Serves one WSGI app on host:port (and on ::1 too when host is 127.0.0.1)."""
@@ -81,10 +95,18 @@ class LocalServer:
     app: Callable
     host: str = "127.0.0.1"
     port: int = 8000
-    threads: int = 32
+    threads: int = Settings.server_threads  # one default, in the settings
     shutdown_timeout: float = 5.0
-    _servers: list[wsgi.Server] = field(default_factory=list, repr=False)
+    header_timeout: float = 10.0  # the whole request head must arrive within this (→ 408)
+    idle_timeout: float = 15.0  # a kept-alive connection with no new request is closed
+    body_timeout: float = 30.0  # the whole body must arrive within this (→ 408)
+    max_connections: int = 400  # watched at once (Windows' select() stops at 512 sockets)
+    refusals: RefusalLog = field(default_factory=shared_refusals, repr=False)
+    _listeners: list[socket.socket] = field(default_factory=list, repr=False)
+    _loop: HeadLoop | None = field(default=None, repr=False)
+    _jobs: queue.SimpleQueue = field(default_factory=queue.SimpleQueue, repr=False)
     _threads: list[threading.Thread] = field(default_factory=list, repr=False)
+    _stopping: bool = field(default=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -93,7 +115,7 @@ class LocalServer:
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
-        return [tuple(server.bind_addr[:2]) for server in self._servers]
+        return [tuple(sock.getsockname()[:2]) for sock in self._listeners]
 
     def start(self) -> LocalServer:
         """Bind and serve in named daemon threads; raises PortBusy or ConfigError."""
@@ -102,34 +124,33 @@ class LocalServer:
             hosts = ["127.0.0.1", "::1"]
         try:
             for host in hosts:
-                server = self._bind(host)
-                if server is None:
+                sock = self._bind(host)
+                if sock is None:
                     continue
-                self._servers.append(server)
+                self._listeners.append(sock)
                 if self.port == 0:
-                    self.port = server.bind_addr[1]
+                    self.port = sock.getsockname()[1]
         except BaseException:
-            self.stop()
+            for sock in self._listeners:
+                sock.close()
+            self._listeners = []
             raise
-        for server in self._servers:
-            thread = threading.Thread(
-                target=server.serve, name=f"http-{server.bind_addr[0]}", daemon=True
-            )
+        self._stopping = False
+        self._loop = HeadLoop(self._listeners, self._dispatch, header_timeout=self.header_timeout,
+                              idle_timeout=self.idle_timeout, body_timeout=self.body_timeout,
+                              max_connections=self.max_connections,
+                              on_refused=self._refused)
+        self._threads = [threading.Thread(target=self._loop.run, name="http-loop", daemon=True)]
+        self._threads += [threading.Thread(target=self._work, name=f"http-worker-{n}", daemon=True)
+                          for n in range(1, self.threads + 1)]
+        for thread in self._threads:
             thread.start()
-            self._threads.append(thread)
         log.info("listening on %s", ", ".join(f"{h}:{p}" for h, p in self.addresses))
         return self
 
-    def _bind(self, host: str) -> wsgi.Server | None:
-        server = wsgi.Server(
-            (host, self.port), self.app, numthreads=self.threads, server_name=APP_NAME,
-            shutdown_timeout=self.shutdown_timeout, timeout=30,
-        )
-        # cheroot's default backlog is 5: a burst of 1C forms (a new connection per call)
-        # would get connection resets. Let the OS queue as many as it allows.
-        server.request_queue_size = socket.SOMAXCONN
+    def _bind(self, host: str) -> socket.socket | None:
         try:
-            server.prepare()
+            return _listen(host, self.port)
         except OSError as error:
             if host == "::1" and self.host != "::1":
                 log.warning("IPv6 loopback not usable (%s); serving on IPv4 only", error)
@@ -141,16 +162,38 @@ class LocalServer:
                 f"Проверьте параметры host и port в настройках.",
                 code="bind_failed",
             ) from None
-        return server
+
+    def _dispatch(self, sock, head, leftover: bytes, peer: tuple, local: tuple) -> None:
+        self._jobs.put((sock, head, leftover, peer, local))
+
+    def _refused(self, method: str, target: str, status: int, code: str) -> None:
+        self.refusals.note(method, target.split("?", 1)[0], status, code)
+
+    def _work(self) -> None:
+        """A worker: serve requests until the sentinel; nothing a request does can end it."""
+        while (job := self._jobs.get()) is not None:
+            sock, head, leftover, peer, local = job
+            try:
+                kept = serve_request(sock, head, leftover, peer, local, self.app,
+                                     self.body_timeout, lambda: self._stopping)
+            except BaseException:  # serve_request handles everything; this is the last net
+                log.exception("HTTP worker error")
+                kept = None
+            if self._loop is not None:
+                self._loop.give_back(sock, kept, peer, local)
+            else:
+                sock.close()
 
     def stop(self) -> None:
         """Stop accepting; in-flight requests get `shutdown_timeout` seconds to finish."""
-        servers, self._servers = self._servers, []
-        stoppers = [threading.Thread(target=server.stop, name="http-stop") for server in servers]
-        for stopper in stoppers:
-            stopper.start()
-        for stopper in stoppers:
-            stopper.join(self.shutdown_timeout + 2)
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+        self._stopping = True
+        loop.stop()
+        for _ in range(self.threads):
+            self._jobs.put(None)
+        deadline = time.monotonic() + self.shutdown_timeout + 2
         for thread in self._threads:
-            thread.join(self.shutdown_timeout + 2)
-        self._threads = []
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._threads, self._listeners = [], []

@@ -5,6 +5,10 @@ from __future__ import annotations
 from functools import cache
 
 from gigachat import __version__
+from gigachat.local.files_openapi import with_files
+from gigachat.local.openai_request import MAX_REPETITION_PENALTY
+from gigachat.local.privacy_openapi import with_privacy
+from gigachat.local.validation import MAX_TOKENS
 
 _JSON = "application/json"
 
@@ -43,9 +47,11 @@ _SCHEMAS = {
             "system_prompt": {"type": ["string", "null"], "description": "Системный промпт"},
             "return_format": {"type": ["string", "null"], "enum": ["text", "html", None],
                               "description": "text — как есть, html — готовый HTML-документ"},
-            "model": {"type": ["string", "null"], "description": "Модель ГигаЧат"},
+            "model": {"type": ["string", "null"],
+                      "description": "Модель ГигаЧат; без неё — настроенная модель или, если "
+                                     "её нет в /models, доступная модель для чата"},
             "temperature": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 2},
-            "max_tokens": {"type": ["integer", "null"], "minimum": 1},
+            "max_tokens": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_TOKENS},
         },
         "example": {"text": "Договор поставки №127 на сумму 2 450 000 руб.",
                     "system_prompt": "Извлеки стороны и сумму", "return_format": "html"},
@@ -95,7 +101,9 @@ _SCHEMAS = {
             "type": "object",
             "required": ["message", "type"],
             "properties": {"message": {"type": "string"}, "type": {"type": "string"},
-                           "param": {"type": ["string", "null"]},
+                           "param": {"type": ["string", "null"],
+                                     "description": "Поле запроса с ошибкой, например "
+                                                    "messages[0].content"},
                            "code": {"type": ["string", "null"]}},
         }},
     },
@@ -112,10 +120,23 @@ _SCHEMAS = {
                                "content": {"type": ["string", "array", "null"]}}}},
             "temperature": {"type": "number", "minimum": 0, "maximum": 2},
             "top_p": {"type": "number", "minimum": 0, "maximum": 1},
-            "max_tokens": {"type": "integer", "minimum": 1},
+            "repetition_penalty": {"type": "number", "minimum": 0,
+                                   "maximum": MAX_REPETITION_PENALTY},
+            "max_tokens": {"type": "integer", "minimum": 1, "maximum": MAX_TOKENS},
+            "max_completion_tokens": {"type": "integer", "minimum": 1, "maximum": MAX_TOKENS},
+            "n": {"type": "integer", "enum": [1]},
             "stream": {"type": "boolean"},
+            "stream_options": {"type": "object",
+                               "properties": {"include_usage": {"type": "boolean"}}},
             "tools": {"type": "array", "items": {"type": "object"}},
+            "response_format": {"type": "object", "required": ["type"], "properties": {
+                "type": {"type": "string", "enum": ["text", "json_object", "json_schema"]},
+                "json_schema": {"type": "object", "properties": {
+                    "schema": {"type": "object"}, "strict": {"type": "boolean"}}}}},
         },
+        "description": "Без model мост берёт настроенную модель, а если её нет в /models — "
+                       "доступную модель для чата; использованная модель — в поле model ответа. "
+                       "NaN, Infinity и числа вне диапазона — ошибка 400.",
         "example": {"model": "GigaChat", "messages": [{"role": "user", "content": "Привет"}]},
     },
     "ChatCompletion": {
@@ -137,7 +158,10 @@ _SCHEMAS = {
                        "data": {"type": "array", "items": {
                            "type": "object", "required": ["id", "object"],
                            "properties": {"id": {"type": "string"},
-                                          "object": {"type": "string"}}}}},
+                                          "object": {"type": "string"},
+                                          "type": {"type": "string", "description":
+                                                   "Тип модели ГигаЧат: chat, embedder, "
+                                                   "aicheck, filter. Для чата — только chat"}}}}},
     },
     "EmbeddingsRequest": {
         "type": "object",
@@ -161,8 +185,10 @@ _SCHEMAS = {
 @cache
 def openapi_spec() -> dict:
     """The OpenAPI 3.1 document."""
+    from gigachat.local.jobs.openapi import JOB_PATHS, JOB_SCHEMAS  # jobs imports routes: late
+
     analyze_errors = {k: v for k, v in _guard_responses("AnalyzeResponse").items()}
-    return {
+    return with_privacy(with_files({
         "openapi": "3.1.0",
         "info": {
             "title": "Мост ГигаЧат для 1С — локальный API",
@@ -172,13 +198,14 @@ def openapi_spec() -> dict:
         },
         "servers": [{"url": "http://127.0.0.1:8000"}],
         "components": {
-            "schemas": _SCHEMAS,
+            "schemas": {**_SCHEMAS, **JOB_SCHEMAS},
             "securitySchemes": {
                 "LocalKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
                 "Bearer": {"type": "http", "scheme": "bearer"},
             },
         },
         "paths": {
+            **JOB_PATHS,
             "/analyze/text": {"post": {
                 "summary": "Анализ текста (контракт формы 1С из урока)",
                 "operationId": "analyzeText",
@@ -232,4 +259,4 @@ def openapi_spec() -> dict:
                               **_openai_errors()},
             }},
         },
-    }
+    }))

@@ -1,96 +1,84 @@
-"""The local API routes: the tutorial's 1C contract, /health, and an OpenAI-compatible API."""
+"""The local API: the tutorial's 1C contract, /health, /openapi.json; /v1/* is mounted.
+
+One after_request hook sets Cache-Control: no-store on every answer; one error handler
+answers unknown addresses and wrong methods as JSON in the caller's shape.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterator
 from datetime import datetime
 
 import bottle
 
 from gigachat import __version__
-from gigachat.core.bridge import DEMO_NOTE, Bridge
-from gigachat.core.errors import BridgeError, GigaChatError, NoCredentials
+from gigachat.core.bridge import Bridge
+from gigachat.core.errors import BridgeError, InvalidRequest
+from gigachat.core.logs import clean_detail
 from gigachat.core.token import TokenState
-from gigachat.local import openai_compat
+from gigachat.local.analyze import failure_body, success_body
+from gigachat.local.answers import INTERNAL_ERROR, json_out, note, read_body
+from gigachat.local.attachments import (
+    chat_with_files,
+    files_model,
+    keeper_for,
+    read_files,
+    request_deadline,
+)
+from gigachat.local.extract.answer import (
+    choose_model,
+    client_chat,
+    extract_request,
+    failure_answer,
+    outcome_answer,
+    run_extract,
+)
 from gigachat.local.guards import error_payload, request_record
+from gigachat.local.json_body import parse_json_body
+from gigachat.local.openai_routes import create_openai_app
 from gigachat.local.openapi import openapi_spec
-from gigachat.local.render import markdown_to_html
+from gigachat.local.privacy import privacy_for_body
+from gigachat.local.validation import MAX_TOKENS, integer, number, optional
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SYSTEM_PROMPT = "Ты - полезный ассистент. Отвечай кратко и по делу."
-JSON_TYPE = "application/json; charset=utf-8"
-INTERNAL_ERROR = "Внутренняя ошибка моста. Подробности записаны в журнал моста."
-
-# Local status of a GigaChat failure on the OpenAI-compatible routes.
-_OPENAI_STATUS = {"wrong_key": 503, "scope_mismatch": 503, "malformed_key": 503,
-                  "oauth_rejected": 503, "unauthorized": 503, "invalid_params": 400,
-                  "timeout": 504, "tls": 502, "network": 502, "server_error": 502}
+FILES_ONLY_TEXT = "Проанализируй приложенные файлы."  # /analyze/text with files and no text
+HEALTH_TEXT_LIMIT = 500  # characters of an error message /health shows
 
 
-class BadInput(ValueError):
-    """The caller sent something we can't use; the message is Russian."""
-
-
-def parse_json_body(raw: bytes) -> object:
-    """Decode a JSON body sent with or without a BOM; BadInput on anything unusable."""
-    if not raw.strip():
-        raise BadInput("Пустое тело запроса: передайте JSON, например {\"text\": \"...\"}.")
-    encoding = "utf-16" if raw.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
-    try:
-        text = raw.decode(encoding)
-    except UnicodeDecodeError:
-        raise BadInput("Тело запроса не в кодировке UTF-8. Передайте текст в UTF-8.") from None
-    try:
-        return json.loads(text)
-    except ValueError as error:
-        raise BadInput(f"Некорректный JSON в теле запроса (строка {error.lineno}, "
-                       f"позиция {error.colno}). Проверьте формирование JSON.") from None
-
-
-def _optional(body: dict, name: str, kind: type | tuple, what: str):
-    value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise BadInput(f"Поле {name} должно быть {what}.")
-    return value
-
-
-def analyze_request(body: object, default_model: str) -> tuple[dict, str]:
-    """Validate an /analyze/text body; return the GigaChat payload and the format."""
+def analyze_request(body: object) -> tuple[dict, str]:
+    """Validate an /analyze/text body; the GigaChat payload ("model" None if not named) and
+    the format."""
     if not isinstance(body, dict):
-        raise BadInput("Тело запроса должно быть JSON-объектом с полем text.")
+        raise InvalidRequest("Тело запроса должно быть JSON-объектом с полем text.")
     text = body.get("text")
-    if text is None:
-        raise BadInput("Нет поля text: передайте текст для анализа.")
-    if not isinstance(text, str):
-        raise BadInput("Поле text должно быть строкой.")
+    with_files = bool(body.get("files"))  # read_files checks them; text may then be left out
+    if text is None and not with_files:
+        raise InvalidRequest("Нет поля text: передайте текст для анализа.", field="text")
+    text = optional(body, "text", str) or ""
     if not text.strip():
-        raise BadInput("Поле text пустое: передайте текст для анализа.")
-    system_prompt = _optional(body, "system_prompt", str, "строкой")
+        if not with_files:
+            raise InvalidRequest("Поле text пустое: передайте текст для анализа.", field="text")
+        text = FILES_ONLY_TEXT
+    system_prompt = optional(body, "system_prompt", str)
     if "system_prompt" not in body:
         system_prompt = DEFAULT_SYSTEM_PROMPT
-    return_format = (_optional(body, "return_format", str, "строкой «text» или «html»") or "text")
-    return_format = return_format.strip().lower()
+    return_format = optional(body, "return_format", str, what="строкой «text» или «html»")
+    return_format = (return_format or "text").strip().lower()
     if return_format not in ("text", "html"):
-        raise BadInput("Поле return_format должно быть «text» или «html».")
-    model = _optional(body, "model", str, "строкой") or default_model
-    payload: dict = {"model": model.strip() or default_model, "messages": []}
+        raise InvalidRequest("Поле return_format должно быть «text» или «html».",
+                             field="return_format")
+    model = (optional(body, "model", str) or "").strip()
+    payload: dict = {"model": model or None, "messages": []}
     if system_prompt and system_prompt.strip():
         payload["messages"].append({"role": "system", "content": system_prompt})
     payload["messages"].append({"role": "user", "content": text})
-    temperature = _optional(body, "temperature", (int, float), "числом больше 0 и не больше 2")
+    temperature = number(body, "temperature", 0.0, 2.0, low_open=True)
     if temperature is not None:
-        if not 0 < temperature <= 2:
-            raise BadInput("Поле temperature должно быть числом больше 0 и не больше 2.")
         payload["temperature"] = temperature
-    max_tokens = _optional(body, "max_tokens", int, "целым числом больше 0")
+    max_tokens = integer(body, "max_tokens", 1, MAX_TOKENS)
     if max_tokens is not None:
-        if max_tokens < 1:
-            raise BadInput("Поле max_tokens должно быть целым числом больше 0.")
         payload["max_tokens"] = max_tokens
     return payload, return_format
 
@@ -101,27 +89,25 @@ def _iso(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")
 
 
+def _shown(text: str | None) -> str | None:
+    """An error message as /health may show it: redacted, one line, capped."""
+    return clean_detail(text, HEALTH_TEXT_LIMIT) if text else text
+
+
+def _failed(error: str, model: str, code: str) -> bytes:
+    """The tutorial's failure answer: HTTP 200, success false (1C reads it either way)."""
+    note(error=code)
+    return json_out(failure_body(error, model))
+
+
 def create_app(bridge: Bridge) -> bottle.Bottle:
     """The bottle app; guards (Host, Origin, key, size) wrap it in guards.Guards."""
     app = bottle.Bottle(catchall=True)
     settings = bridge.settings
 
-    def body_bytes() -> bytes:
-        return bottle.request.body.read()
-
-    def json_out(payload: object, status: int = 200) -> str:
-        bottle.response.status = status
-        bottle.response.content_type = JSON_TYPE
+    @app.hook("after_request")
+    def no_store() -> None:
         bottle.response.set_header("Cache-Control", "no-store")
-        return json.dumps(payload, ensure_ascii=False)
-
-    def note(model: str | None = None, usage: dict | None = None) -> None:
-        """Let the request log see the model and token count (never the text)."""
-        record = request_record(bottle.request.environ)
-        if model:
-            record.model = model
-        if usage:
-            record.tokens = usage.get("total_tokens", "-")
 
     # --- the tutorial's 1C contract ------------------------------------------
 
@@ -129,31 +115,55 @@ def create_app(bridge: Bridge) -> bottle.Bottle:
     def analyze_text():
         model = ""
         try:
-            payload, return_format = analyze_request(parse_json_body(body_bytes()), settings.model)
-            model = payload["model"]
+            body, privacy = privacy_for_body(parse_json_body(read_body()), settings,
+                                             bottle.request.environ)
+            payload, return_format = analyze_request(body)
+            files = read_files(body)  # checked before anything is uploaded
+            requested = payload["model"]
+            model = payload["model"] = files_model(bridge, requested) if files \
+                else requested or bridge.client.pick_model(None)
             note(model)
-            request_record(bottle.request.environ).text = payload["messages"][-1]["content"]
-            answer = bridge.client.chat(payload)
-            choice = (answer.get("choices") or [{}])[0]
-            content = str((choice.get("message") or {}).get("content") or "")
-            usage = answer.get("usage") if isinstance(answer.get("usage"), dict) else None
-            model = str(answer.get("model") or model)
-            note(model, usage)
-        except (BadInput, BridgeError) as error:
-            return json_out({"success": False, "result": "", "error": str(error),
-                             "model": model, "usage": None})
+            note_text(payload["messages"][-1]["content"])
+            deadline = request_deadline(bridge)
+            answer = chat_with_files(keeper_for(bridge), payload, files,
+                                     client_chat(privacy.client(bridge.client), deadline),
+                                     deadline)
+            body = privacy.answer(success_body(answer, model, return_format, bridge.demo))
+            note(body["model"], answer.get("usage"))
+        except BridgeError as error:  # InvalidRequest and GigaChat's errors: user-fixable
+            return _failed(error.message, model or "", error.code)
         except Exception:
             log.exception("unexpected error in /analyze/text")
-            return json_out({"success": False, "result": "", "error": INTERNAL_ERROR,
-                             "model": model, "usage": None})
-        if return_format == "html":
-            result = markdown_to_html(content, note=DEMO_NOTE if bridge.demo else None)
-        else:
-            result = f"[{DEMO_NOTE}]\n{content}" if bridge.demo else content
-        usage_out = {key: int((usage or {}).get(key) or 0)
-                     for key in ("prompt_tokens", "completion_tokens", "total_tokens")}
-        return json_out({"success": True, "result": result, "error": None,
-                         "model": model, "usage": usage_out})
+            return _failed(INTERNAL_ERROR, model or "", "internal")
+        return json_out(body)
+
+    def note_text(text: str) -> None:
+        request_record(bottle.request.environ).text = text
+
+    @app.post("/analyze/extract")
+    def analyze_extract():
+        model = ""
+        try:
+            body, privacy = privacy_for_body(parse_json_body(read_body()), settings,
+                                             bottle.request.environ)
+            request = extract_request(body)  # before any call
+            model = choose_model(bridge, request)
+            note(model)
+            note_text(request.text)
+            deadline = request_deadline(bridge)
+            client = privacy.client(bridge.client)
+            outcome = run_extract(bridge, request, model,
+                                  lambda session: client_chat(client, deadline, session),
+                                  deadline, parallel=settings.effective_concurrency)
+            note(outcome.model, outcome.usage, None if outcome.data is not None else "bad_json")
+            return json_out(privacy.answer(outcome_answer(outcome)))
+        except BridgeError as error:
+            note(error=error.code)
+            return json_out(failure_answer(error.message, model))
+        except Exception:
+            log.exception("unexpected error in /analyze/extract")
+            note(error="internal")
+            return json_out(failure_answer(INTERNAL_ERROR, model))
 
     @app.get("/health")
     def health():
@@ -172,8 +182,8 @@ def create_app(bridge: Bridge) -> bottle.Bottle:
             "demo": bridge.demo,
             "token_state": status.state.value,
             "token_expires_at": _iso(status.expires_at),
-            "error": error,
-            "last_error": last.message if last else None,
+            "error": _shown(error),
+            "last_error": _shown(last.message) if last else None,
             "last_error_at": _iso(last.at) if last else None,
             "queue_length": bridge.client.queue_length,
             "in_flight": bridge.client.in_flight,
@@ -184,92 +194,33 @@ def create_app(bridge: Bridge) -> bottle.Bottle:
     def openapi():
         return json_out(openapi_spec())
 
-    # --- OpenAI-compatible API ---------------------------------------------------
+    app.mount("/v1/", create_openai_app(bridge))
+    sweeper = keeper_for(bridge)
+    sweeper.start_sweep()  # files a crash left in GigaChat's storage, in its own thread
+    stopped_before = bridge.on_stop
+    bridge.on_stop = lambda: (sweeper.stop(), stopped_before and stopped_before())
+    try:  # here, not at the top: the jobs registry imports this module
+        from gigachat.local.extract.job import register_jobs
+    except ImportError as error:  # e.g. a build without sqlite3: the routes work without jobs
+        log.warning("job routes for files and extraction not registered: %s", error)
+    else:
+        register_jobs()
 
-    def openai_failure(error: Exception) -> str:
-        if isinstance(error, BadInput | ValueError):
-            return json_out(openai_compat.openai_error(400, str(error)), 400)
-        if isinstance(error, GigaChatError):
-            status = _OPENAI_STATUS.get(error.code, error.status or 502)
-            return json_out(openai_compat.openai_error(status, error.message, code=error.code),
-                            status)
-        if isinstance(error, BridgeError):
-            status = 503 if isinstance(error, NoCredentials) else 500
-            return json_out(openai_compat.openai_error(status, error.message, code=error.code),
-                            status)
-        log.exception("unexpected error in the OpenAI-compatible API", exc_info=error)
-        return json_out(openai_compat.openai_error(500, INTERNAL_ERROR), 500)
+    # --- unknown addresses and wrong methods as JSON, never a traceback ---------
 
-    @app.post("/v1/chat/completions")
-    def chat_completions():
-        try:
-            body = parse_json_body(body_bytes())
-            payload = openai_compat.chat_request_to_gigachat(body, settings.model)
-            note(payload.get("model"))
-            if payload.get("stream"):
-                include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-                return stream_response(payload, include_usage)
-            answer = bridge.client.chat(payload)
-            note(answer.get("model"), answer.get("usage"))
-            return json_out(openai_compat.chat_response_to_openai(answer, payload["model"]))
-        except Exception as error:
-            return openai_failure(error)
-
-    def stream_response(payload: dict, include_usage: bool) -> Iterator[bytes]:
-        chunks = bridge.client.chat_stream(payload)
-        first = next(chunks, None)  # the upstream call happens here, so errors get a status
-
-        def all_chunks():
-            if first is not None:
-                yield first
-            yield from chunks
-
-        def events() -> Iterator[bytes]:
-            try:
-                yield from openai_compat.stream_to_openai(all_chunks(), payload["model"],
-                                                          include_usage=include_usage)
-            except BridgeError as error:
-                yield openai_compat.sse_event(openai_compat.openai_error(502, error.message))
-                yield openai_compat.SSE_DONE
-            finally:
-                chunks.close()
-
-        bottle.response.content_type = "text/event-stream; charset=utf-8"
-        bottle.response.set_header("Cache-Control", "no-store")
-        return events()
-
-    @app.get("/v1/models")
-    def models():
-        try:
-            return json_out(openai_compat.models_to_openai(bridge.client.models()))
-        except Exception as error:
-            return openai_failure(error)
-
-    @app.post("/v1/embeddings")
-    def embeddings():
-        try:
-            body = parse_json_body(body_bytes())
-            model, texts = openai_compat.embeddings_request_to_gigachat(body)
-            answer = bridge.client.embeddings(texts, model)
-            return json_out(openai_compat.embeddings_response_to_openai(
-                answer, model, encoding_format=body.get("encoding_format")))
-        except Exception as error:
-            return openai_failure(error)
-
-    # --- errors as JSON, never a traceback -----------------------------------
-
-    def error_handler(error: bottle.HTTPError) -> str:
+    def error_handler(error: bottle.HTTPError) -> bytes:
         path = bottle.request.path
+        shown = path if len(path) <= 200 else path[:200] + "…"
         status = error.status_code
         if status == 404:
-            message = f"Нет такого адреса: {path}. Адрес для 1С: POST /analyze/text."
+            message = f"Нет такого адреса: {shown}. Адрес для 1С: POST /analyze/text."
         elif status == 405:
-            message = f"Метод {bottle.request.method} не подходит для {path}."
+            message = f"Метод {bottle.request.method[:20]} не подходит для {shown}."
         else:
             if error.exception is not None:
-                log.error("unhandled error on %s: %r", path, error.exception)
+                log.error("unhandled error on %s: %r", shown, error.exception)
             status, message = 500, INTERNAL_ERROR
-        bottle.response.set_header("Cache-Control", "no-store")
+        note(error=f"http_{status}")
         return json_out(error_payload(path, status, message, f"http_{status}"), status)
 
     for code in (400, 404, 405, 500):

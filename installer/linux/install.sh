@@ -5,6 +5,16 @@
 #   installer/linux/install.sh --no-autostart   ... without starting at login
 #   installer/linux/install.sh --check          only check the system packages
 #   installer/linux/install.sh --uninstall [--delete-key | --keep-key]
+#   sudo installer/linux/install.sh --system [--preset NAME=VALUE ...]   for all users
+#   sudo installer/linux/install.sh --system --uninstall
+#
+# --system (a terminal server): one program and venv under /opt/gigachat-bridge, the launcher
+# /usr/local/bin/gigachat-bridge, the menu entry in /usr/share/applications and an autostart
+# entry in /etc/xdg/autostart (every user's session starts its own bridge). The administrator's
+# presets go to /opt/gigachat-bridge/app/policy.json, which user settings cannot override;
+# multi_user=true unless a preset says otherwise. (GIGACHAT_SYSTEM_DIR, GIGACHAT_SYSTEM_BIN,
+# GIGACHAT_SYSTEM_APPLICATIONS and GIGACHAT_SYSTEM_AUTOSTART move these folders, for tests.)
+# Uninstall stops the running bridges of this installation and waits until they are gone.
 #
 # Layout (XDG_DATA_HOME / XDG_CONFIG_HOME respected):
 #   ~/.local/share/gigachat-bridge/{venv,app}     the program and its Python environment
@@ -27,6 +37,20 @@ AUTOSTART_ENTRY=$CONFIG_HOME/autostart/$DESKTOP_FILE
 PRODUCT="Мост ГигаЧат для 1С"
 MARKER="# written by GigaChatBridge installer/linux/install.sh"
 MIN_PYTHON="3.11"
+SYSTEM=false
+PRESETS=()
+
+use_system_layout() {
+    SYSTEM=true
+    APP_DIR=${GIGACHAT_SYSTEM_DIR:-/opt/gigachat-bridge}
+    BIN_DIR=${GIGACHAT_SYSTEM_BIN:-/usr/local/bin}
+    LAUNCHER=$BIN_DIR/gigachat-bridge
+    MENU_ENTRY=${GIGACHAT_SYSTEM_APPLICATIONS:-/usr/share/applications}/$DESKTOP_FILE
+    AUTOSTART_ENTRY=${GIGACHAT_SYSTEM_AUTOSTART:-/etc/xdg/autostart}/$DESKTOP_FILE
+    if [ "$(id -u)" -ne 0 ] && [ -z "${GIGACHAT_SYSTEM_DIR:-}" ]; then
+        die "установка для всех пользователей требует прав root: sudo $0 --system"
+    fi
+}
 
 say() { printf '%s\n' "$*"; }
 warn() { printf 'ВНИМАНИЕ: %s\n' "$*" >&2; }
@@ -39,6 +63,11 @@ usage() {
   $0                    установить или обновить
   $0 --no-autostart     установить без запуска при входе в систему
   $0 --check            только проверить системные пакеты
+  sudo $0 --system      установить для всех пользователей компьютера (сервер терминалов):
+                        программа в /opt, автозапуск в сеансе каждого пользователя
+      --preset ИМЯ=ЗНАЧЕНИЕ   настройка администратора (policy.json), например
+                        --preset proxy=http://proxy:3128 --preset port_range=8100-8999
+  sudo $0 --system --uninstall   удалить установку для всех пользователей
   $0 --uninstall        удалить программу, ярлыки и автозапуск
       --delete-key      ... и заодно удалить сохранённый ключ и настройки
       --keep-key        ... ключ и настройки оставить (не спрашивать)
@@ -166,20 +195,80 @@ write_desktop_entry() {  # write_desktop_entry FILE EXEC ICON [extra lines]
     mv "$file.tmp" "$file"
 }
 
-stop_running() {  # only bridges started from this installation
-    local pids
-    pids=$(pgrep -f -- "$APP_DIR/app/tray_app.py" 2>/dev/null || true)
-    if [ -n "$pids" ]; then
-        say "Останавливаю запущенный мост..."
-        # shellcheck disable=SC2086
-        kill $pids 2>/dev/null || true
+running_pids() {  # bridges started from this installation (every user's with --system)
+    local owner=(-u "$(id -u)")
+    if $SYSTEM; then owner=(); fi
+    pgrep "${owner[@]}" -f -- "$APP_DIR/app/tray_app.py" 2>/dev/null || true
+}
+
+stop_running() {  # SIGTERM, then wait until they are gone (SIGKILL after 20 s)
+    local pids i
+    pids=$(running_pids)
+    [ -n "$pids" ] || return 0
+    say "Останавливаю запущенный мост..."
+    # shellcheck disable=SC2086
+    kill $pids 2>/dev/null || true
+    for i in $(seq 100); do
+        if [ -z "$(running_pids)" ]; then
+            say "  мост остановлен."
+            return 0
+        fi
+        sleep 0.2
+    done
+    warn "мост не остановился за 20 с: завершаю его принудительно."
+    pids=$(running_pids)
+    # shellcheck disable=SC2086
+    [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
+    for i in $(seq 50); do
+        [ -n "$(running_pids)" ] || return 0
+        sleep 0.2
+    done
+    die "не удалось остановить запущенный мост (процессы: $(running_pids | tr '\n' ' '))"
+}
+
+write_policy() {  # the administrator's presets as policy.json next to the program
+    local policy=$APP_DIR/app/policy.json
+    local presets=("${PRESETS[@]}")
+    if $SYSTEM && ! printf '%s\n' "${presets[@]}" | grep -q '^multi_user='; then
+        presets+=("multi_user=true")
     fi
+    if [ "${#presets[@]}" -eq 0 ]; then
+        return 0
+    fi
+    "$APP_DIR/venv/bin/python" - "$policy" "${presets[@]}" <<'PRESETS_PY' || die "неверная настройка --preset"
+import json, sys
+path, pairs = sys.argv[1], sys.argv[2:]
+values = {}
+for pair in pairs:
+    name, sep, value = pair.partition("=")
+    if not sep or not name:
+        sys.exit(f"ОШИБКА: --preset {pair}: нужно ИМЯ=ЗНАЧЕНИЕ")
+    flags = ("verify_tls", "allow_remote", "api_key_enabled", "log_bodies")
+    values[name] = {"true": True, "false": False}.get(value, value) if name in flags else value
+with open(path, "w", encoding="utf-8") as out:
+    json.dump(values, out, ensure_ascii=False, indent=2)
+PRESETS_PY
+    chmod 644 "$policy"
+    (cd "$APP_DIR/app" && "$APP_DIR/venv/bin/python" -c \
+        'from gigachat.core.settings import load_settings; load_settings(environ={})' >/dev/null) ||
+        die "настройки администратора в $policy не прошли проверку (см. сообщение выше)"
+    say "  Настройки администратора: $policy"
+}
+
+link_system_gi() {  # link_system_gi PY: make the system's gi (python3-gi), and only it, importable
+    local py=$1 gi_dir site
+    site=$("$APP_DIR/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    rm -rf "$APP_DIR/venv/system-gi" "$site/gigachat-system-gi.pth"
+    gi_dir=$("$py" -c 'import gi, os; print(os.path.dirname(gi.__file__))' 2>/dev/null) || return 0
+    mkdir -p "$APP_DIR/venv/system-gi"
+    ln -s "$gi_dir" "$APP_DIR/venv/system-gi/gi"
+    printf '%s\n' "$APP_DIR/venv/system-gi" > "$site/gigachat-system-gi.pth"
 }
 
 # --- install ---------------------------------------------------------------------
 
 install() {
-    local autostart=$1 py venv_opts=()
+    local autostart=$1 py
     say "Установка «$PRODUCT» в $APP_DIR"
     py=$(pick_python)
     check_venv "$py"
@@ -187,6 +276,7 @@ install() {
     say "Проверка системных пакетов:"
     check_optional "$py" || true
 
+    if $SYSTEM; then umask 022; fi  # everyone reads the program; only root changes it
     mkdir -p "$APP_DIR"
     # The program files: a fresh copy, swapped in at the end.
     rm -rf "$APP_DIR/app.new"
@@ -196,17 +286,19 @@ install() {
     cp -R "$SOURCE_ROOT/resources/certs" "$SOURCE_ROOT/resources/1c" "$APP_DIR/app.new/resources/"
     find "$APP_DIR/app.new" -name __pycache__ -prune -exec rm -rf {} +
 
-    # The venv: Debian's python3-gi is visible through --system-site-packages.
-    if "$py" -c "import gi" 2>/dev/null; then venv_opts+=(--system-site-packages); fi
-    local stamp="$py ${venv_opts[*]}"
+    # The venv is isolated from the system's Python packages (no --system-site-packages: that
+    # also brought Debian's python3-dbus, whose KWallet probe in keyring could end the program
+    # silently at start); only Debian's python3-gi (the tray icon with a menu) is linked in.
+    local stamp="$py isolated+gi"
     if [ -x "$APP_DIR/venv/bin/python" ] &&
         [ "$(cat "$APP_DIR/venv/.made-by" 2>/dev/null)" != "$stamp" ]; then
         rm -rf "$APP_DIR/venv"  # made by another Python or with other options: start over
     fi
     if [ ! -x "$APP_DIR/venv/bin/python" ]; then
-        "$py" -m venv "${venv_opts[@]}" "$APP_DIR/venv" || die "не удалось создать окружение Python"
+        "$py" -m venv "$APP_DIR/venv" || die "не удалось создать окружение Python"
         printf '%s' "$stamp" > "$APP_DIR/venv/.made-by"
     fi
+    link_system_gi "$py"
     say "Устанавливаю зависимости (версии закреплены в requirements.txt)..."
     "$APP_DIR/venv/bin/python" -m pip install --disable-pip-version-check -q \
         -r "$APP_DIR/app.new/requirements.txt" ||
@@ -215,6 +307,7 @@ install() {
     stop_running
     rm -rf "$APP_DIR/app"
     mv "$APP_DIR/app.new" "$APP_DIR/app"
+    write_policy
 
     local icon=$APP_DIR/app/resources/icons/GigaChatBridge.png
     mkdir -p "$(dirname "$icon")"
@@ -249,7 +342,7 @@ install() {
     if $autostart; then say "  Мост будет запускаться при входе в систему."; fi
     say "  Ключ авторизации: через меню значка в трее или командой: gigachat-bridge --set-key"
     say "  Файлы для 1С: $APP_DIR/app/resources/1c"
-    say "  Удаление: $0 --uninstall"
+    if $SYSTEM; then say "  Удаление: sudo $0 --system --uninstall"; else say "  Удаление: $0 --uninstall"; fi
     case ":$PATH:" in
         *":$BIN_DIR:"*) ;;
         *) say "  (папка $BIN_DIR не в PATH: она появится там после нового входа в систему)" ;;
@@ -270,6 +363,11 @@ uninstall() {
     fi
     say "Удаление «$PRODUCT»..."
     stop_running
+    if $SYSTEM; then
+        delete_key=false  # the keys live in each user's own keyring
+        say "Ключи и настройки пользователей остаются в их профилях (каждый может удалить свои"
+        say "  командой gigachat-bridge --delete-key до удаления программы)."
+    fi
     if $delete_key; then
         if [ -x "$APP_DIR/venv/bin/python" ] && [ -f "$APP_DIR/app/tray_app.py" ]; then
             # The program removes the key itself: the same keyring code that stored it.
@@ -296,16 +394,24 @@ uninstall() {
 # --- main ------------------------------------------------------------------------
 
 action=install autostart=true delete_key=ask
-for arg in "$@"; do
-    case $arg in
+while [ "$#" -gt 0 ]; do
+    case $1 in
         --uninstall) action=uninstall ;;
         --check) action=check ;;
         --no-autostart) autostart=false ;;
         --delete-key) delete_key=true ;;
         --keep-key) delete_key=false ;;
+        --system) use_system_layout ;;
+        --preset)
+            [ "$#" -ge 2 ] || die "после --preset нужно ИМЯ=ЗНАЧЕНИЕ"
+            PRESETS+=("$2")
+            shift
+            ;;
+        --preset=*) PRESETS+=("${1#--preset=}") ;;
         -h|--help) usage; exit 0 ;;
-        *) usage >&2; die "неизвестный параметр: $arg" ;;
+        *) usage >&2; die "неизвестный параметр: $1" ;;
     esac
+    shift
 done
 
 case $action in
