@@ -9,7 +9,7 @@ from pathlib import Path
 from tkinter import messagebox, ttk
 
 from gigachat import PRODUCT_NAME, __version__, resource_path
-from gigachat.desktop.ui_thread import alive, bring_to_front
+from gigachat.desktop.ui_thread import Window, bring_to_front
 
 ABOUT_TITLE = f"О программе «{PRODUCT_NAME}»"
 ABOUT_CLASS = "GigaChatAbout"
@@ -27,7 +27,7 @@ def onec_folder() -> Path:
     return resource_path("1c")
 
 
-class AboutWindow:
+class AboutWindow(Window):
     """Version, what the program does, and buttons to the guide and the 1C files."""
 
     def __init__(self, parent: tk.Misc, *, open_path: Callable[[Path], None]) -> None:
@@ -60,15 +60,6 @@ class AboutWindow:
         window.bind("<Escape>", lambda _e: self.close())
         window.protocol("WM_DELETE_WINDOW", self.close)
         window.after(50, lambda: bring_to_front(window, self.buttons["Закрыть"]))
-
-    def is_open(self) -> bool:
-        return alive(self.window)
-
-    def show(self) -> None:
-        bring_to_front(self.window, self.window)
-
-    def close(self) -> None:
-        self.window.destroy()
 
 
 def confirm_quit(parent: tk.Misc, running: int) -> bool:

@@ -20,7 +20,7 @@ from gigachat.desktop.ui_thread import (
     OK_COLOR,
     Background,
     UiThread,
-    alive,
+    Window,
     bring_to_front,
     message_of,
 )
@@ -53,8 +53,10 @@ def parse_settings_form(port: str, model: str, scope: str, concurrency: str,
     return values
 
 
-class SettingsDialog:
+class SettingsDialog(Window):
     """Port, model, scope, concurrency, the local API key; «Сохранить» restarts the service."""
+
+    focus_name = "port_entry"
 
     def __init__(self, parent: tk.Misc, *, settings: Settings, models: Callable[[], list[str]],
                  apply: Callable[..., None], api_key: Callable[[], str | None],
@@ -152,12 +154,3 @@ class SettingsDialog:
             self.message.set(message_of(error))
             return
         self.close()
-
-    def is_open(self) -> bool:
-        return alive(self.window)
-
-    def show(self) -> None:
-        bring_to_front(self.window, self.port_entry)
-
-    def close(self) -> None:
-        self.window.destroy()

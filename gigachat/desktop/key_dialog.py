@@ -20,7 +20,7 @@ from gigachat.desktop.ui_thread import (
     ERROR_COLOR,
     OK_COLOR,
     Background,
-    alive,
+    Window,
     bring_to_front,
     message_of,
 )
@@ -56,8 +56,10 @@ def in_this_dialog(text: str) -> str:
     return text
 
 
-class KeyDialog:
+class KeyDialog(Window):
     """Key or Client ID + Secret, the scope in words, «Проверить», «Сохранить», the cabinet link."""
+
+    focus_name = "key_entry"
 
     def __init__(self, parent: tk.Misc, *, scope: str, check: Callable[[str, str], None],
                  save: Callable[..., None], intro: str | None = None,
@@ -219,12 +221,3 @@ class KeyDialog:
                       f"Если вы уверены в ключе, нажмите «{SAVE_UNCHECKED}».", ok=False)
             return
         self._say(message_of(error), ok=False)
-
-    def is_open(self) -> bool:
-        return alive(self.window)
-
-    def show(self) -> None:
-        bring_to_front(self.window, self.key_entry)
-
-    def close(self) -> None:
-        self.window.destroy()

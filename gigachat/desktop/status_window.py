@@ -7,12 +7,12 @@ import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
 
-from gigachat.desktop.ui_thread import ERROR_COLOR, OK_COLOR, STATUS_TITLE, alive, bring_to_front
+from gigachat.desktop.ui_thread import ERROR_COLOR, OK_COLOR, STATUS_TITLE, Window, alive, bring_to_front
 
 STATUS_CLASS = "GigaChatStatus"  # X11 window class (WM_CLASS), for tests and window managers
 
 
-class StatusWindow:
+class StatusWindow(Window):
     """The tray menu as a window, for tray hosts without menus (and a click on the icon).
 
     Empty lines (no demo, no balance) take no room; «Выход» stands apart from the actions."""
@@ -84,12 +84,3 @@ class StatusWindow:
                 self.labels[name].grid_remove()  # no blank rows
         self.status_label.configure(fg={"green": OK_COLOR, "red": ERROR_COLOR}.get(face.color, "#444"))
         self.parent.after(1000, self.update)
-
-    def is_open(self) -> bool:
-        return alive(self.window)
-
-    def show(self) -> None:
-        bring_to_front(self.window, self.window)
-
-    def close(self) -> None:
-        self.window.destroy()

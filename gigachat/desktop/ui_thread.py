@@ -161,6 +161,26 @@ class Background:
             done(result, error)
 
 
+class Window:
+    """What every window of the tray shares: one Toplevel, shown in front, closed on request.
+
+    Subclasses set `self.window`; `focus_name` names the attribute holding the widget that gets
+    the keyboard when the window is brought forward (the window itself by default).
+    """
+
+    window: tk.Toplevel
+    focus_name: str = "window"
+
+    def is_open(self) -> bool:
+        return alive(self.window)
+
+    def show(self) -> None:
+        bring_to_front(self.window, getattr(self, self.focus_name))
+
+    def close(self) -> None:
+        self.window.destroy()
+
+
 def alive(widget: tk.Misc) -> bool:
     try:
         return bool(widget.winfo_exists())
