@@ -26,6 +26,7 @@ from gigachat.core.credentials import CredentialStore
 from gigachat.core.policy import load_policy
 from gigachat.core.settings import load_settings
 from gigachat.emulator import DEMO_KEY
+from installer.make_icons import make_icons
 from tests.conftest import need, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,9 +102,10 @@ def wine(tmp_path_factory):
     program.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{box.calls}'\n"
                        f"exec '{sys.executable}' '{ROOT / 'tray_app.py'}' \"$@\"\n", encoding="utf-8")
     program.chmod(0o755)
+    icons = make_icons(root / "icons")  # generated, never committed (installer/make_icons.py)
     done = run(["makensis", "-V2", "-WX", f"-DVERSION={__version__}", f"-DSOURCE_DIR={payload}",
                 f"-DAPP_EXE={EXE}", f"-DONEC_DIR={ROOT / 'resources' / '1c'}",
-                f"-DICON={ROOT / 'resources' / 'icons' / f'{APP}.ico'}", f"-DOUTDIR={root}",
+                f"-DICON={icons['ico']}", f"-DOUTDIR={root}",
                 str(NSI)], box.env)
     assert done.returncode == 0, done.stdout + done.stderr
     box.setup = root / f"{APP}-{__version__}-setup.exe"
