@@ -31,6 +31,7 @@ os.environ.setdefault("XDG_DATA_HOME", tempfile.mkdtemp(prefix="bench-extract-")
 
 import jsonschema  # noqa: E402
 import requests  # noqa: E402
+from harness import table  # noqa: E402
 
 from gigachat.core.credentials import CredentialStore  # noqa: E402
 from gigachat.core.settings import Settings  # noqa: E402
@@ -140,12 +141,6 @@ def memory_rows() -> list[list]:
         rows.append([f"{len(body) / 2**20:.1f} MB body (30 MB PDF)", f"{idle:.0f}",
                      f"{peak:.0f}", f"{peak - idle:.0f}", f"{took * 1000:.0f}"])
     return rows
-
-
-def table(title: str, headers: list[str], rows: list[list], notes: list[str]) -> str:
-    lines = [f"### {title}", "", "| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines + [""] + [f"- {n}" for n in notes] + [""])
 
 
 def main() -> None:

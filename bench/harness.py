@@ -44,6 +44,13 @@ TEXT = ("Договор поставки №127 от 15.01.2024. Поставщ�
 SYSTEM_PROMPT = "Извлеки из договора: стороны, сумму, сроки, условия оплаты. Формат - список."
 
 
+def table(title: str, headers: list[str], rows: list[list], notes: list[str]) -> str:
+    """A Markdown section: heading, table, notes (the small benches print these)."""
+    lines = [f"### {title}", "", "| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines + [""] + [f"- {n}" for n in notes] + [""])
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -26,6 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from harness import table  # noqa: E402
+
 from gigachat.local.masking import RULE_KINDS, Masker, detect, preload_names  # noqa: E402
 from tests import masking_corpus as corpus  # noqa: E402
 from tests import masking_handwritten  # noqa: E402
@@ -181,12 +183,6 @@ def memory(text: str) -> list[list]:
 
 
 # --------------------------------------------------------------------------- report
-
-
-def table(title: str, headers: list[str], rows: list[list], notes: list[str]) -> str:
-    lines = [f"### {title}", "", "| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines + [""] + [f"- {n}" for n in notes] + [""])
 
 
 def main() -> None:
