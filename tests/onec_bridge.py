@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import wait_for
+from tests.conftest import need, wait_for
 from tests.onec_contract import Contract
 from tests.onec_wire import BOM, onec_json, onec_request
 
@@ -89,6 +92,26 @@ def stop_bridge(process: subprocess.Popen) -> None:
 
 def bridge_available() -> bool:
     return (ROOT / "tray_app.py").is_file() and (ROOT / "gigachat" / "local" / "routes.py").is_file()
+
+
+@contextmanager
+def bridge_in(tmp_path_factory, name: str, **options) -> Iterator[Bridge]:
+    """A real bridge for a test module (start_bridge options), stopped and cleaned up after."""
+    need(bridge_available(), "tray_app.py and gigachat/local/routes.py (the local endpoint)")
+    home = tmp_path_factory.mktemp(name)
+    started = start_bridge(home, **options)
+    try:
+        yield started
+    finally:
+        stop_bridge(started.process)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def live_spec_of(bridge: Bridge) -> dict:
+    """The running bridge's /openapi.json, fetched as 1C would."""
+    status, _, body = onec_request(bridge.host, bridge.port, "/openapi.json", None)
+    assert status == 200
+    return json.loads(body)
 
 
 def module_headers(contract: Contract, key: str | None = None, *, body: bool = True,

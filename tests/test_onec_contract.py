@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 
 import pytest
 
-from tests.conftest import need
 from tests.onec_bridge import (
     LOCAL_KEY,
     SAMPLE_VALUES,
     analyze_body,
     ask,
-    bridge_available,
+    bridge_in,
+    live_spec_of,
     send_like_module,
-    start_bridge,
-    stop_bridge,
 )
 from tests.onec_bsl import arguments, bsl_parser, method_calls, string_value
 from tests.onec_contract import (
@@ -46,29 +43,19 @@ def contract() -> Contract:
 
 @pytest.fixture(scope="module")
 def bridge(tmp_path_factory):
-    need(bridge_available(), "tray_app.py and gigachat/local/routes.py (the local endpoint)")
-    home = tmp_path_factory.mktemp("onec-bridge")
-    started = start_bridge(home)
-    yield started
-    stop_bridge(started.process)
-    shutil.rmtree(home, ignore_errors=True)
+    with bridge_in(tmp_path_factory, "onec-bridge") as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
 def key_bridge(tmp_path_factory):
-    need(bridge_available(), "tray_app.py and gigachat/local/routes.py (the local endpoint)")
-    home = tmp_path_factory.mktemp("onec-key-bridge")
-    started = start_bridge(home, api_key=LOCAL_KEY)
-    yield started
-    stop_bridge(started.process)
-    shutil.rmtree(home, ignore_errors=True)
+    with bridge_in(tmp_path_factory, "onec-key-bridge", api_key=LOCAL_KEY) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
 def live_spec(bridge) -> dict:
-    status, _, body = onec_request(bridge.host, bridge.port, "/openapi.json", None)
-    assert status == 200
-    return json.loads(body)
+    return live_spec_of(bridge)
 
 
 # --- tests -----------------------------------------------------------------------------

@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import uuid
 from datetime import datetime
 
 import pytest
 
-from tests.conftest import need
 from tests.onec_bridge import (
     LOCAL_KEY,
     analyze_body,
-    bridge_available,
+    bridge_in,
+    live_spec_of,
     send_like_module,
-    start_bridge,
-    stop_bridge,
 )
 from tests.onec_contract import (
     MODULE,
@@ -34,7 +31,6 @@ from tests.onec_contract import (
     spec_problems,
 )
 from tests.onec_jobs import PNG, file_item, get, poll_until_final, post_job
-from tests.onec_wire import onec_request
 
 NEW_ROUTES = {("POST", "/jobs"), ("GET", "/jobs/{id}"), ("DELETE", "/jobs/{id}"),
               ("GET", "/jobs/{id}/results"), ("POST", "/analyze/extract")}
@@ -58,29 +54,19 @@ def contract():
 
 @pytest.fixture(scope="module")
 def bridge(tmp_path_factory):
-    need(bridge_available(), "tray_app.py and gigachat/local/routes.py (the local endpoint)")
-    home = tmp_path_factory.mktemp("onec-v2-bridge")
-    started = start_bridge(home)
-    yield started
-    stop_bridge(started.process)
-    shutil.rmtree(home, ignore_errors=True)
+    with bridge_in(tmp_path_factory, "onec-v2-bridge") as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
 def key_bridge(tmp_path_factory):
-    need(bridge_available(), "tray_app.py and gigachat/local/routes.py (the local endpoint)")
-    home = tmp_path_factory.mktemp("onec-v2-key-bridge")
-    started = start_bridge(home, api_key=LOCAL_KEY)
-    yield started
-    stop_bridge(started.process)
-    shutil.rmtree(home, ignore_errors=True)
+    with bridge_in(tmp_path_factory, "onec-v2-key-bridge", api_key=LOCAL_KEY) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
 def live_spec(bridge) -> dict:
-    status, _, body = onec_request(bridge.host, bridge.port, "/openapi.json", None)
-    assert status == 200
-    return json.loads(body)
+    return live_spec_of(bridge)
 
 # --- the OpenAPI document ----------------------------------------------------------------
 

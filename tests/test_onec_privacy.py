@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,8 @@ from tests.conftest import need, wait_for
 from tests.onec_bridge import (
     analyze_body,
     bridge_available,
+    bridge_in,
+    live_spec_of,
     send_like_module,
     start_bridge,
     stop_bridge,
@@ -23,7 +24,6 @@ from tests.onec_bridge import (
 from tests.onec_bsl import bsl_parser, methods, string_value, walk
 from tests.onec_contract import MODULE, answer_problems, extract_contract, live_problems, resolve
 from tests.onec_jobs import PNG, file_item, poll_until_final, post_job
-from tests.onec_wire import onec_request
 
 
 @pytest.fixture(scope="module")
@@ -33,19 +33,13 @@ def contract():
 
 @pytest.fixture(scope="module")
 def bridge(tmp_path_factory):
-    need(bridge_available(), "tray_app.py and gigachat/local/routes.py (the local endpoint)")
-    home = tmp_path_factory.mktemp("onec-privacy-bridge")
-    started = start_bridge(home)
-    yield started
-    stop_bridge(started.process)
-    shutil.rmtree(home, ignore_errors=True)
+    with bridge_in(tmp_path_factory, "onec-privacy-bridge") as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
 def live_spec(bridge) -> dict:
-    status, _, body = onec_request(bridge.host, bridge.port, "/openapi.json", None)
-    assert status == 200
-    return json.loads(body)
+    return live_spec_of(bridge)
 
 
 # --- personal-data masking (issue 17) --------------------------------------------------------
