@@ -9,10 +9,10 @@ from the browser.
 
 from __future__ import annotations
 
+import functools
 import gc
 import subprocess
 import sys
-import time
 import types
 
 import pytest
@@ -68,16 +68,7 @@ def clipboard_owner(ru_display):
     process.wait(10)
 
 
-def pump(root, until, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        root.update()
-        value = until()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError("not reached")
-        time.sleep(0.02)
+pump = functools.partial(xrig.pump, timeout=20.0)
 
 
 def entry(root, show: str = ""):

@@ -7,8 +7,8 @@ emulator and the Secret Service are in test_tray_dialogs.py), so each outcome ca
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
-import time
 
 import pytest
 
@@ -33,16 +33,7 @@ def root(xdisplay, monkeypatch):
     gc.collect()
 
 
-def pump(root, until, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        root.update()
-        value = until()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError("not reached")
-        time.sleep(0.02)
+pump = functools.partial(xrig.pump, timeout=20.0)
 
 
 def texts(widget) -> list[str]:

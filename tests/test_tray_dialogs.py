@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 import subprocess
-import time
 import uuid
 
 import keyring
@@ -39,17 +38,7 @@ def root(xdisplay, monkeypatch):
     gc.collect()
 
 
-def pump(root, until, timeout: float = 30.0):
-    """Run Tk's event loop until `until()` is truthy (the test owns the Tk thread)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        root.update()
-        value = until()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError("the window did not get there in time")
-        time.sleep(0.02)
+pump = xrig.pump
 
 
 def user(root, display, *xdotool_args: str) -> None:

@@ -219,3 +219,16 @@ def secret_service():
 
 def icon_windows(display: XDisplay) -> list[int]:
     return display.search("--classname", f"^{ICON_CLASSNAME}$")
+
+
+def pump(root, until, timeout: float = 30.0):
+    """Run Tk's event loop until `until()` is truthy (the test owns the Tk thread)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        root.update()
+        value = until()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError("the window did not get there in time")
+        time.sleep(0.02)
