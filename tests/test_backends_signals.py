@@ -13,17 +13,15 @@ and pystray's GTK setup sets SIGINT back to the default (the process died withou
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from tests import sysvenv, xrig
-from tests.conftest import need, wait_for
+from tests.conftest import need
 
 ROOT = Path(__file__).resolve().parent.parent
 STOP_WITHIN = 5.0
@@ -32,36 +30,11 @@ xdisplay, tray_host = xrig.xdisplay, xrig.tray_host  # session fixtures
 system_venv = sysvenv.system_venv  # session fixture
 
 
-class Tray:
-    """tray_app.py run by a given python with a given backend; output collected."""
+class Tray(xrig.TrayProcess):
+    """tray_app.py run by a given python with a given backend (None: the program's choice)."""
 
     def __init__(self, python: Path, display, backend: str | None, *args: str) -> None:
-        env = {**os.environ, "DISPLAY": display.name}
-        env.pop("PYSTRAY_BACKEND", None)
-        if backend:
-            env["PYSTRAY_BACKEND"] = backend
-        self.lines: list[str] = []
-        self.process = subprocess.Popen([str(python), str(ROOT / "tray_app.py"), *args], cwd=ROOT,
-                                        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True)
-        self._reader = threading.Thread(target=self._read, name="test-backend-output", daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.lines.append(line)
-
-    @property
-    def output(self) -> str:
-        return "".join(self.lines)
-
-    def wait_line(self, pattern: str, timeout: float = 90) -> re.Match:
-        def found():
-            match = re.search(pattern, self.output)
-            if match is None and self.process.poll() is not None:
-                raise AssertionError(f"exited ({self.process.returncode}):\n{self.output}")
-            return match
-        return wait_for(found, timeout=timeout, interval=0.05)
+        super().__init__(display, *args, backend=backend, python=python)
 
     def close(self) -> None:
         if self.process.poll() is None:

@@ -151,13 +151,21 @@ def tray_host(xdisplay):
 
 
 class TrayProcess:
-    """tray_app.py in tray mode on the test display (xorg backend), output collected."""
+    """tray_app.py in tray mode on the test display, output collected.
 
-    def __init__(self, display: XDisplay, *args: str, env: dict | None = None) -> None:
+    `backend` forces a pystray backend (xorg by default; None lets the program choose), and
+    `python` runs it with another interpreter (the system venv for the gtk backends).
+    """
+
+    def __init__(self, display: XDisplay, *args: str, env: dict | None = None,
+                 backend: str | None = "xorg", python: str | os.PathLike = sys.executable) -> None:
         self.lines: list[str] = []
-        full_env = {**os.environ, **(env or {}), "DISPLAY": display.name, "PYSTRAY_BACKEND": "xorg"}
+        full_env = {**os.environ, **(env or {}), "DISPLAY": display.name}
+        full_env.pop("PYSTRAY_BACKEND", None)
+        if backend:
+            full_env["PYSTRAY_BACKEND"] = backend
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "tray_app.py"), *args], cwd=ROOT, env=full_env,
+            [str(python), str(ROOT / "tray_app.py"), *args], cwd=ROOT, env=full_env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self._reader = threading.Thread(target=self._read, name="test-tray-output", daemon=True)
         self._reader.start()
