@@ -20,6 +20,7 @@ from gigachat.core.errors import (
     NoCredentials,
     UpstreamTimeout,
 )
+from gigachat.core.listeners import notify
 from gigachat.core.oauth import PERMANENT_ERRORS, request_token
 from gigachat.core.transport import backoff_delay, describe
 
@@ -311,11 +312,7 @@ class TokenManager:
             if status == self._status:
                 return
             self._status = status
-        for listener in list(self._listeners):
-            try:
-                listener(status)
-            except Exception:
-                log.exception("token status listener failed")
+        notify(self._listeners, status, what="token status")
 
     def _next_wake(self) -> float:
         """Seconds until the timer should act."""

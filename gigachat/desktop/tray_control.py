@@ -16,6 +16,7 @@ from pathlib import Path
 
 from gigachat.core.credentials import CredentialStore
 from gigachat.core.errors import BridgeError
+from gigachat.core.listeners import notify
 from gigachat.core.logs import log_dir
 from gigachat.core.settings import Settings
 from gigachat.core.token import TokenState, TokenStatus
@@ -229,11 +230,7 @@ class TrayController:
                 found.append(replaced)
         shown = appearance(after)
         if changed:
-            for listener in list(self._listeners):
-                try:
-                    listener(shown)
-                except Exception:
-                    log.exception("tray listener failed")
+            notify(self._listeners, shown, what="tray")
         for notice in found:
             self.notify(notice.title, notice.message)
         return shown

@@ -20,6 +20,7 @@ from gigachat.core.bridge import Bridge, create_bridge
 from gigachat.core.client import LastError
 from gigachat.core.credentials import CredentialStore, normalize_key
 from gigachat.core.errors import BridgeError, PermissionDenied
+from gigachat.core.listeners import notify
 from gigachat.core.settings import Settings, load_settings, save_settings
 from gigachat.core.token import TokenState, TokenStatus
 from gigachat.local import multiuser
@@ -204,11 +205,7 @@ class Service:
             self.jobs.remove_listener(listener)
 
     def _token_changed(self, _status: TokenStatus) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener()
-            except Exception:
-                log.exception("service listener failed")
+        notify(self._listeners, what="service")
 
     def snapshot(self) -> Snapshot:
         """The current state in one frozen value (cheap: no network, no keyring)."""

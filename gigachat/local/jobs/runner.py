@@ -24,6 +24,7 @@ from typing import Any
 from gigachat.core.bridge import Bridge
 from gigachat.core.errors import BridgeError
 from gigachat.core.gate import GateAborted, background
+from gigachat.core.listeners import notify
 from gigachat.core.token import TokenState, TokenStatus
 from gigachat.core.transport import backoff_delay
 from gigachat.local.analyze import Stopped, failure_body
@@ -237,12 +238,7 @@ class JobRunner:
         return job
 
     def _emit(self, kind: str, job: Job) -> None:
-        event = JobEvent(kind, job)
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:
-                log.exception("job listener failed")
+        notify(self._listeners, JobEvent(kind, job), what="job")
 
     def _wake(self) -> None:
         with self._cond:
