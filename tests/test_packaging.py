@@ -187,24 +187,9 @@ def test_frozen_app_shows_its_tray_icon(frozen, tray_host):
     env = {**os.environ, "DISPLAY": tray_host.name, "PYSTRAY_BACKEND": "xorg"}
     app = Started([str(frozen.exe), "--demo", "--port", "0"], env=env)
     green = xrig.hex_rgb(COLORS["green"])
-    seen: list[str] = []
-
-    def icon_green():
-        windows = xrig.icon_windows(tray_host)
-        if not windows:
-            return None
-        box = tray_host.geometry(windows[0])
-        seen[:] = [f"{windows} {box} {tray_host.window_title(windows[0])!r}"]
-        if box[2] < 8 or box[3] < 8:  # not embedded yet
-            return None
-        return windows[0] if xrig.has_color(tray_host.screenshot(), box, green) else None
-
     try:
         app.url()
-        try:
-            window = wait_for(icon_green, timeout=60, interval=0.2)
-        except TimeoutError:
-            raise AssertionError(f"no green icon; last seen: {seen}\n{''.join(app.lines)}") from None
+        window = xrig.wait_icon(tray_host, green, timeout=60)
         tray_host.click_window(window)  # the status window is a Tk window: Tcl/Tk is bundled
         assert wait_for(lambda: tray_host.search("--onlyvisible", "--class", "^GigaChatStatus$"),
                         timeout=30)

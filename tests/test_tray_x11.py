@@ -19,24 +19,11 @@ from keyring.errors import PasswordDeleteError
 from gigachat.desktop.icons import COLORS
 from tests import xrig
 from tests.conftest import wait_for
-from tests.xrig import TrayProcess, has_color, hex_rgb, icon_windows
+from tests.xrig import TrayProcess, hex_rgb, icon_windows, wait_icon
 
 xdisplay, tray_host = xrig.xdisplay, xrig.tray_host  # session fixtures
 
 GREEN, RED, GREY = (hex_rgb(COLORS[name]) for name in ("green", "red", "grey"))
-
-
-def icon_shows(display, color: tuple[int, int, int]):
-    """The icon's window, once a screenshot shows `color` inside it."""
-    def check():
-        windows = icon_windows(display)
-        if not windows:
-            return None
-        box = display.geometry(windows[0])
-        if box[2] < 8 or box[3] < 8:  # not embedded yet
-            return None
-        return windows[0] if has_color(display.screenshot(), box, color) else None
-    return check
 
 
 @pytest.fixture
@@ -48,7 +35,7 @@ def demo_tray(tray_host):
 
 def test_demo_icon_is_green_then_red_when_the_key_is_rejected(tray_host, demo_tray):
     url, emulator = demo_tray.url(), demo_tray.emulator_url()
-    window = wait_for(icon_shows(tray_host, GREEN), timeout=xrig.TRAY_DEADLINE, interval=0.2)
+    window = wait_icon(tray_host, GREEN, demo_tray)
     title = wait_for(lambda: tray_host.window_title(window), timeout=30)
     assert title.startswith("ГигаЧат (демо): готов, токен до ")
 
@@ -58,14 +45,14 @@ def test_demo_icon_is_green_then_red_when_the_key_is_rejected(tray_host, demo_tr
     answer = requests.post(url + "/analyze/text", json={"text": "Привет"}, timeout=60).json()
     assert answer["success"] is False and "ключ" in answer["error"].lower()
 
-    wait_for(icon_shows(tray_host, RED), timeout=xrig.TRAY_DEADLINE, interval=0.2)
+    wait_icon(tray_host, RED, demo_tray)
     wait_for(lambda: "неверный ключ авторизации" in tray_host.window_title(window), timeout=30)
     demo_tray.wait_line(r"notification: ГигаЧат: ошибка")  # the first error after working
 
 
 def test_click_on_icon_opens_the_status_window(tray_host, demo_tray):
     demo_tray.url()
-    window = wait_for(icon_shows(tray_host, GREEN), timeout=xrig.TRAY_DEADLINE, interval=0.2)
+    window = wait_icon(tray_host, GREEN, demo_tray)
     tray_host.click_window(window)
     status = wait_for(lambda: tray_host.search("--onlyvisible", "--class", "^GigaChatStatus$"),
                       timeout=xrig.TRAY_DEADLINE)
@@ -75,7 +62,7 @@ def test_click_on_icon_opens_the_status_window(tray_host, demo_tray):
 
 def test_second_start_exits_0_without_a_second_server_or_icon(tray_host, demo_tray):
     demo_tray.url()
-    wait_for(icon_shows(tray_host, GREEN), timeout=xrig.TRAY_DEADLINE, interval=0.2)
+    wait_icon(tray_host, GREEN, demo_tray)
     second = TrayProcess(tray_host, "--demo", "--port", "0")
     assert second.process.wait(30) == 0
     second.stop()
@@ -93,7 +80,7 @@ def test_busy_port_keeps_running_with_a_red_icon(tray_host):
         app = TrayProcess(tray_host, "--demo", "--port", str(port))
         try:
             app.wait_line(f"Порт {port}")
-            window = wait_for(icon_shows(tray_host, RED), timeout=xrig.TRAY_DEADLINE, interval=0.2)
+            window = wait_icon(tray_host, RED, app)
             wait_for(lambda: f"порт {port} занят · Мост для 1С" in tray_host.window_title(window), timeout=30)
             app.wait_line(r"notification: Мост ГигаЧат не запущен")
             assert app.process.poll() is None
@@ -155,7 +142,7 @@ def test_first_run_asks_for_the_key_and_turns_green_once_it_is_saved(tray_host, 
                       env={"GIGACHAT_AUTH_URL": emulator.oauth_url, "GIGACHAT_API_URL": emulator.api_url})
     try:
         app.url()
-        window = wait_for(icon_shows(tray_host, GREY), timeout=xrig.TRAY_DEADLINE, interval=0.2)
+        window = wait_icon(tray_host, GREY, app)
         wait_for(lambda: tray_host.window_title(window).startswith(
             "ГигаЧат: нет ключа авторизации · Мост для 1С"), timeout=30)
         dialog = wait_for(lambda: tray_host.search("--onlyvisible", "--class", "^GigaChatKeyDialog$"),
@@ -167,7 +154,7 @@ def test_first_run_asks_for_the_key_and_turns_green_once_it_is_saved(tray_host, 
         tray_host.run("xdotool", "type", "--delay", "5", DEMO_KEY)
         tray_host.run("xdotool", "key", "Return")
         wait_for(lambda: keyring.get_password(KEYRING_SERVICE, KEY_USER) == DEMO_KEY, timeout=60)
-        wait_for(icon_shows(tray_host, GREEN), timeout=xrig.TRAY_DEADLINE, interval=0.2)
+        wait_icon(tray_host, GREEN, app)
         assert emulator.stats["oauth_requests"] >= 1
         assert not tray_host.search("--onlyvisible", "--class", "^GigaChatKeyDialog$")
     finally:

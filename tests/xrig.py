@@ -55,6 +55,11 @@ class XDisplay:
         values = dict(line.split("=", 1) for line in out.split())
         return int(values["X"]), int(values["Y"]), int(values["WIDTH"]), int(values["HEIGHT"])
 
+    def parent(self, window: int) -> int:
+        """The window's parent (the root window for a top-level one)."""
+        out = self.run("xwininfo", "-children", "-id", str(window))
+        return int(re.search(r"Parent window id: (0x[0-9a-f]+)", out).group(1), 16)
+
     def window_title(self, window: int) -> str:
         """The UTF-8 title (_NET_WM_NAME), which is the tray icon's tooltip."""
         out = self.run("xprop", "-id", str(window), "_NET_WM_NAME", check=False)
@@ -91,18 +96,39 @@ def hex_rgb(color: str) -> tuple[int, int, int]:
     return int(color[0:2], 16), int(color[2:4], 16), int(color[4:6], 16)
 
 
+XVFB_LOG = Path(os.environ.get("TMPDIR", "/tmp")) / f"gigachat-tests-xvfb-{os.getpid()}.log"
+
+
 def _start_xvfb() -> tuple[subprocess.Popen, str]:
+    """A new Xvfb; its display name once it accepts a client (its messages go to XVFB_LOG)."""
     read, write = os.pipe()
-    process = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-        pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(XVFB_LOG, "ab") as log:
+        process = subprocess.Popen(
+            ["Xvfb", "-displayfd", str(write), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+            pass_fds=(write,), stdout=log, stderr=log)
     os.close(write)
     with os.fdopen(read) as pipe:
         number = pipe.readline().strip()  # Xvfb writes the display number once it is ready
     if not number:
         process.kill()
-        raise AssertionError("Xvfb did not start")
-    return process, f":{number}"
+        raise AssertionError(f"Xvfb did not start: {XVFB_LOG.read_text(errors='replace')[-2000:]}")
+    name = f":{number}"
+
+    def accepts() -> bool:
+        from Xlib import display as xdisplay_mod
+        from Xlib.error import DisplayError
+
+        if process.poll() is not None:
+            raise AssertionError(f"Xvfb {name} exited ({process.returncode}): "
+                                 f"{XVFB_LOG.read_text(errors='replace')[-2000:]}")
+        try:
+            xdisplay_mod.Display(name).close()
+        except DisplayError:
+            return False
+        return True
+
+    wait_for(accepts, timeout=TRAY_DEADLINE, interval=0.1)
+    return process, name
 
 
 @pytest.fixture(scope="session")
@@ -129,22 +155,32 @@ def _tray_owner(name: str) -> int:
         connection.close()
 
 
-@pytest.fixture(scope="session")
-def tray_host(xdisplay):
-    """trayer as the XEmbed system tray of the display (what pystray's xorg backend docks into)."""
-    need(shutil.which("trayer") is not None, "trayer (apt-get install trayer)")
-    process = subprocess.Popen(
-        ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request", "--height", "32",
-         "--SetDockType", "true", "--transparent", "false", "--tint", "0x333333"],
-        env=xdisplay.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start_trayer(display: XDisplay, log: Path) -> subprocess.Popen:
+    """trayer as the XEmbed system tray of `display`, once it owns the tray selection."""
+    with open(log, "wb") as sink:
+        process = subprocess.Popen(
+            ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request", "--height", "32",
+             "--SetDockType", "true", "--transparent", "false", "--tint", "0x333333"],
+            env=display.env, stdout=sink, stderr=subprocess.STDOUT)
+
     def docked() -> int:
         if process.poll() is not None:
-            raise AssertionError(f"trayer exited ({process.returncode}) before owning the tray")
-        return _tray_owner(xdisplay.name)
+            raise AssertionError(f"trayer exited ({process.returncode}) before owning the tray: "
+                                 f"{log.read_text(errors='replace')[-2000:]}\nXvfb: "
+                                 f"{XVFB_LOG.read_text(errors='replace')[-2000:]}")
+        return _tray_owner(display.name)
 
     # A loaded 2-core CI machine can take a while to start trayer: wait on the real condition
     # (trayer owns the _NET_SYSTEM_TRAY selection), generously.
     wait_for(docked, timeout=TRAY_DEADLINE, interval=0.1)
+    return process
+
+
+@pytest.fixture(scope="session")
+def tray_host(xdisplay, tmp_path_factory):
+    """trayer as the system tray of the display (what pystray's xorg backend docks into)."""
+    need(shutil.which("trayer") is not None, "trayer (apt-get install trayer)")
+    process = start_trayer(xdisplay, tmp_path_factory.mktemp("trayer") / "trayer.log")
     yield xdisplay
     process.terminate()
     process.wait(10)
@@ -227,6 +263,33 @@ def secret_service():
 
 def icon_windows(display: XDisplay) -> list[int]:
     return display.search("--classname", f"^{ICON_CLASSNAME}$")
+
+
+def wait_icon(display: XDisplay, rgb: tuple[int, int, int], app: TrayProcess | None = None,
+              timeout: float = TRAY_DEADLINE) -> int:
+    """The icon window, once a screenshot shows `rgb` inside it; on timeout, what was seen."""
+    seen: list[str] = []
+
+    def check():
+        found = None
+        windows = icon_windows(display)
+        notes = [f"icon windows {windows}"]
+        for window in windows:
+            box = display.geometry(window)
+            painted = box[2] >= 8 and box[3] >= 8 and has_color(display.screenshot(), box, rgb)
+            notes.append(f"{window}: box {box}, {'painted' if painted else 'not painted'}, "
+                         f"title {display.window_title(window)!r}")
+            found = found or (window if painted else None)
+        seen[:] = notes
+        return found
+
+    try:
+        return wait_for(check, timeout=timeout, interval=0.2)
+    except TimeoutError:
+        output = app.output if app is not None else ""
+        raise AssertionError(f"no icon in {rgb} within {timeout} s; last seen: {seen}\n"
+                             f"tray owner {_tray_owner(display.name)}\n"
+                             f"{display.run('xwininfo', '-root', '-tree', check=False)}\n{output}") from None
 
 
 def pump(root, until, timeout: float = 30.0):

@@ -1,4 +1,4 @@
-"""Three fixes for pystray 0.19.5's xorg backend (pinned in requirements.txt).
+"""Four fixes for pystray 0.19.5's xorg backend (pinned in requirements.txt).
 
 1. Its window title is written as Latin-1 WM_NAME, so a Russian tooltip raises
    UnicodeEncodeError; we also write the UTF-8 _NET_WM_NAME (atoms interned up front:
@@ -10,6 +10,13 @@
    and then). We send those messages over a second connection instead, wait for the loop's
    answer at most DISPATCH_TIMEOUT (pystray waits forever), and as a last resort, if the loop
    still runs 2 s after stop(), interrupt its read with a signal.
+4. It asks the tray to dock the icon again at every icon change; trayer then re-embeds the
+   window and now and then leaves it 1 px wide (an invisible icon). It also loses the icon for
+   good when the tray restarts (a panel restart, a new session over RDP). We dock only when
+   not docked; ask again while the icon is not in a tray (trayer ignores a request for a
+   window id it still remembers, as when the bridge restarts at once and X reuses the id) and
+   when a new tray announces itself (the MANAGER message of the freedesktop system tray spec);
+   and ask for a square again when a tray squeezes the icon below a usable size.
 
 They touch pystray internals (`_window`, `_display`, `_events`), so they apply to the xorg
 backend only; other backends get pystray's own Icon.
@@ -27,6 +34,9 @@ log = logging.getLogger(__name__)
 
 WAKE_SIGNAL = getattr(signal, "SIGUSR1", None)
 DISPATCH_TIMEOUT = 5.0  # seconds another thread waits for the loop to run an icon update
+MIN_SIDE = 8  # pixels: a docked icon narrower or lower than this is squeezed, not shown
+MAX_RESIZES = 5  # times in a row a squeezed icon asks the tray for a square
+DOCK_RETRY = (2.0, 30.0)  # seconds: first and longest wait before asking a tray again
 
 
 class LoopInterrupted(Exception):
@@ -82,11 +92,24 @@ def icon_class(pystray):
             self.loop_done = threading.Event()
             self.loop_thread: threading.Thread | None = None
             self._backdrop_ok = False  # the tray's background was read: the drawing can be kept
+            self._docked_in = 0  # the window of the tray that holds the icon (0: none)
+            self._resizes = self._retries = 0
+            self._watch_stop = threading.Event()
+            self._watch: threading.Thread | None = None
             super().__init__(*args, **kwargs)
             # Still single-threaded here: no loop yet, so these X calls race with nothing.
             display = self._display
             self._utf8_name = display.intern_atom("_NET_WM_NAME")
             self._utf8_string = display.intern_atom("UTF8_STRING")
+            self._manager = display.intern_atom("MANAGER")
+            self._dock_again = display.intern_atom("_GIGACHAT_DOCK_AGAIN")
+            self._root = display.screen().root
+            self._root.change_attributes(event_mask=Xlib.X.StructureNotifyMask)  # MANAGER arrives here
+            self._message_handlers[Xlib.X.ReparentNotify] = self._on_reparent
+            self._message_handlers[Xlib.X.ConfigureNotify] = self._on_configure
+            pystray_messages = self._message_handlers[Xlib.X.ClientMessage]
+            self._message_handlers[Xlib.X.ClientMessage] = (
+                lambda event: self._on_tray_message(event) or pystray_messages(event))
             self._window.change_attributes(
                 event_mask=Xlib.X.ExposureMask | Xlib.X.StructureNotifyMask | Xlib.X.ButtonPressMask,
                 background_pixmap=Xlib.X.ParentRelative)  # the tray's own background shows
@@ -107,7 +130,7 @@ def icon_class(pystray):
             super()._rewrite_implementation(*originals)
             self._sender = Xlib.display.Display(self._display.get_display_name())
             self._sender_lock = threading.Lock()
-            target = self._sender.create_resource_object("window", self._window.id)
+            target = self._sender_window = self._sender.create_resource_object("window", self._window.id)
             for original in originals:
                 atom = self._display.intern_atom(f"_PYSTRAY_{original.__name__.upper()}")
                 setattr(self, original.__name__, self._dispatcher(original, atom, target))
@@ -131,6 +154,76 @@ def icon_class(pystray):
                     raise result[1].with_traceback(result[2])
                 return None
             return call
+
+        def _update_icon(self):
+            if not self._docked_in:  # pystray's: dock, then draw
+                return super()._update_icon()
+            self._icon_data = None  # docked already: a second dock request re-embeds the window
+            self._draw()
+            self._icon_valid = True
+            return None
+
+        def _on_reparent(self, event):
+            if event.window.id == self._window.id:
+                self._docked_in = 0 if event.parent.id == self._root.id else event.parent.id
+                self._retries = 0 if self._docked_in else self._retries
+
+        def _on_configure(self, event):
+            """Redraw at the new size; a docked icon squeezed to a sliver asks to be docked anew."""
+            if event.window.id != self._window.id:
+                return
+            side = max(event.width, event.height)
+            squeezed = self._docked_in and min(event.width, event.height) < MIN_SIDE
+            if squeezed and side >= MIN_SIDE and self._resizes < MAX_RESIZES:
+                self._resizes += 1
+                log.info("the tray gave the icon %dx%d px; asking for %dx%d",
+                         event.width, event.height, side, side)
+                self._window.configure(width=side, height=side)  # a request to the tray's socket
+                self._display.flush()
+                return
+            if not squeezed:
+                self._resizes = 0
+            self._on_expose(event)
+
+        def _watch_docking(self):
+            """Wakes the loop to ask for docking again while the icon is in no tray."""
+            wait = DOCK_RETRY[0]
+            message = Xlib.protocol.event.ClientMessage(
+                window=self._window.id, client_type=self._dock_again,
+                data=(32, (Xlib.X.CurrentTime, 0, 0, 0, 0)))
+            while not self._watch_stop.wait(wait):
+                if self._docked_in:
+                    wait = DOCK_RETRY[0]
+                    continue
+                with self._sender_lock, contextlib.suppress(Exception):  # closed at the end: fine
+                    self._sender_window.send_event(message, event_mask=Xlib.X.NoEventMask)
+                    self._sender.flush()
+                wait = min(wait * 2, DOCK_RETRY[1])
+
+        def _on_tray_message(self, event) -> bool:
+            """A tray started (MANAGER for our screen's tray selection), or the watch found the
+            icon in no tray: ask for docking."""
+            if event.client_type == self._dock_again:
+                if not self._docked_in:
+                    self._retries += 1
+                    if self._retries == 1:  # once per spell out of the tray (the watch repeats it)
+                        log.info("the icon is in no tray; asking the tray again")
+                    self._dock_window()
+                return True
+            if event.client_type != self._manager or event.data[1][1] != self._net_system_tray_sx:
+                return False
+            log.info("a system tray started; docking the icon")
+            self._systray_manager = None
+            self._dock_window()
+            return True
+
+        def _on_destroy_notify(self, event):
+            # pystray's logs a traceback when the tray goes away and no other one is there yet
+            if self._systray_manager is None or event.window.id != self._systray_manager.id:
+                return
+            log.info("the system tray went away; the icon returns when a tray starts")
+            self._systray_manager = None
+            self._dock_window()  # another tray may own the selection already
 
         def _update_title(self):
             # Runs in the loop thread (pystray dispatches it there); one-way requests only.
@@ -157,10 +250,14 @@ def icon_class(pystray):
             self.loop_thread = threading.current_thread()
             if WAKE_SIGNAL is not None and self.loop_thread is threading.main_thread():
                 signal.signal(WAKE_SIGNAL, _raise_interrupted)
+            self._watch = threading.Thread(target=self._watch_docking, name="tray-dock-watch",
+                                           daemon=True)
+            self._watch.start()
             try:
                 super().run(setup)
             finally:
                 self.loop_done.set()
+                self._watch_stop.set()
 
         def stop(self):
             if not self.loop_done.is_set():  # a finished loop would never answer the message
@@ -169,6 +266,9 @@ def icon_class(pystray):
                     and self.loop_thread is threading.main_thread()):
                 log.info("tray icon loop missed its stop; interrupting it")
                 signal.pthread_kill(self.loop_thread.ident, WAKE_SIGNAL)
+            self._watch_stop.set()
+            if self._watch is not None:
+                self._watch.join(2.0)
             with self._sender_lock, contextlib.suppress(Exception):  # already closed is fine
                 self._sender.close()
 
