@@ -101,7 +101,10 @@ def test_quit_with_a_request_in_flight(tray_host, demo_tray):
 
     thread = threading.Thread(target=ask, name="test-in-flight")
     thread.start()
-    wait_for(lambda: requests.get(url + "/health", timeout=5).json()["in_flight"] >= 1, timeout=20)
+    def at_gigachat():  # our call, not only some call (a background one while ours connects)
+        chats = requests.get(emulator + "/_emulator/records", timeout=5).json()["chat_log"]
+        return [c["user_text"] for c in chats] == ["Привет"]
+    wait_for(at_gigachat, timeout=30)
     demo_tray.process.send_signal(signal.SIGTERM)
     assert demo_tray.process.wait(30) == 0
     exited = time.monotonic()
