@@ -169,7 +169,7 @@ def icon_class(pystray):
                 self._retries = 0 if self._docked_in else self._retries
 
         def _on_configure(self, event):
-            """Redraw at the new size; a docked icon squeezed to a sliver asks to be docked anew."""
+            """Redraw at the new size; a docked icon squeezed to a sliver asks for a square."""
             if event.window.id != self._window.id:
                 return
             side = max(event.width, event.height)
@@ -204,7 +204,7 @@ def icon_class(pystray):
             """A tray started (MANAGER for our screen's tray selection), or the watch found the
             icon in no tray: ask for docking."""
             if event.client_type == self._dock_again:
-                if not self._docked_in:
+                if not self._docked_in and self.visible:  # a hidden icon stays out
                     self._retries += 1
                     if self._retries == 1:  # once per spell out of the tray (the watch repeats it)
                         log.info("the icon is in no tray; asking the tray again")
@@ -212,9 +212,10 @@ def icon_class(pystray):
                 return True
             if event.client_type != self._manager or event.data[1][1] != self._net_system_tray_sx:
                 return False
-            log.info("a system tray started; docking the icon")
             self._systray_manager = None
-            self._dock_window()
+            if self.visible:
+                log.info("a system tray started; docking the icon")
+                self._dock_window()
             return True
 
         def _on_destroy_notify(self, event):
