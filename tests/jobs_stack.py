@@ -21,7 +21,7 @@ class Bridge:
         from gigachat.emulator import DEMO_KEY
         from gigachat.local.service import Service
 
-        self.folder = folder
+        self.folder, self.emu = folder, emu
         settings = Settings(port=0, auth_url=emu.oauth_url, api_url=emu.api_url)
         store = CredentialStore(environ={"GIGACHAT_CREDENTIALS": DEMO_KEY,
                                          "GIGACHAT_BRIDGE_API_KEY": LOCAL_TEST_KEY})
@@ -45,9 +45,17 @@ class Bridge:
         return self.http.get(f"{self.url}/jobs/{job_id}", timeout=30).json()
 
     def wait_state(self, job_id: str, *states: str, timeout: float = 60.0) -> dict:
-        wanted = states or FINAL
-        return wait_for(lambda: (view := self.job(job_id))["state"] in wanted and view,
-                        timeout=timeout, interval=0.02)
+        """The job's view once its state is one of `states` (default: final); on timeout, the last."""
+        wanted, last = states or FINAL, {}
+
+        def reached():
+            last.update(self.job(job_id))
+            return last["state"] in wanted and dict(last)
+        try:
+            return wait_for(reached, timeout=timeout, interval=0.02)
+        except TimeoutError:
+            raise AssertionError(f"job {job_id} not {'/'.join(wanted)} within {timeout} s; last view: "
+                                 f"{last}; emulator stats: {self.emu.stats}") from None
 
     def results(self, job_id: str) -> list[dict]:
         items, offset = [], 0
