@@ -38,6 +38,13 @@ class Bridge:
         self.http.close()
         self.service.stop()
 
+    def wait_token(self) -> None:
+        """Until the first access token is in: a token still being issued would miss a later
+        change of the emulator (it checks the key before it stores the token)."""
+        from gigachat.core.token import TokenState
+
+        wait_for(lambda: self.service.snapshot().token.state is TokenState.VALID, timeout=60)
+
     def post(self, body: dict, headers: dict | None = None) -> requests.Response:
         return self.http.post(self.url + "/jobs", json=body, headers=headers, timeout=30)
 

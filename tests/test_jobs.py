@@ -281,6 +281,7 @@ def test_a_sync_call_goes_ahead_of_the_waiting_batch(bridge, emulator):
 def test_a_job_paused_by_a_rejected_key_continues_once_a_token_comes_again(bridge, emulator):
     events = []
     bridge.service.add_job_listener(lambda event: events.append(event.kind))
+    bridge.wait_token()
     emulator.configure(reject_keys=True)
     emulator.revoke_tokens()
     job_id = bridge.post(batch(["после смены ключа"])).json()["id"]
