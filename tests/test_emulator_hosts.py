@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import ast
 import json
-import queue
 import subprocess
 import sys
-import threading
 import uuid
 from pathlib import Path
 
@@ -25,7 +23,7 @@ from tests.test_emulator import (
     chat,
     token_for,
 )
-from tests.test_emulator_server import _next_line, _read_lines
+from tests.test_emulator_server import printed_until, start_cli
 
 make_emulator = test_emulator.make_emulator  # the shared fixture
 PACKAGE = REPO / "gigachat" / "emulator"
@@ -181,17 +179,9 @@ def test_api_log_records_the_ids_answered(emulator):
 
 
 def test_cli_serves_the_new_catalogue():
-    command = [sys.executable, "-m", "gigachat.emulator", "--port", "0", "--catalogue", "new"]
-    proc = subprocess.Popen(
-        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8"
-    )
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=_read_lines, args=(proc.stdout, lines), daemon=True).start()
+    proc, lines = start_cli("--catalogue", "new")
     try:
-        printed: dict[str, str] = {}
-        while "Catalogue" not in printed:
-            name, _, value = _next_line(lines, proc).partition(": ")
-            printed[name] = value.strip()
+        printed = printed_until("Catalogue", lines, proc)
         assert printed["Catalogue"] == "new"
         headers = {"Authorization": f"Basic {DEMO_KEY}", "RqUID": str(uuid.uuid4())}
         token = requests.post(

@@ -335,20 +335,31 @@ def _next_line(lines: queue.Queue, proc: subprocess.Popen) -> str:
     return line
 
 
-def test_cli_serves_and_stops_on_sigterm():
-    extra = make_key("cli-client", "secret")
-    command = [sys.executable, "-m", "gigachat.emulator", "--port", "0", "--token-lifetime", "60"]
-    command += ["--key", f"{extra}:GIGACHAT_API_B2B"]
+def start_cli(*options: str) -> tuple[subprocess.Popen, queue.Queue]:
+    """`python -m gigachat.emulator --port 0 *options`, its stdout lines read into a queue."""
+    command = [sys.executable, "-m", "gigachat.emulator", "--port", "0", *options]
     proc = subprocess.Popen(
         command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8"
     )
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=_read_lines, args=(proc.stdout, lines), daemon=True).start()
+    return proc, lines
+
+
+def printed_until(name: str, lines: queue.Queue, proc: subprocess.Popen) -> dict[str, str]:
+    """The «Name: value» lines the CLI printed, up to and including `name`."""
+    printed: dict[str, str] = {}
+    while name not in printed:
+        key, _, value = _next_line(lines, proc).partition(": ")
+        printed[key] = value.strip()
+    return printed
+
+
+def test_cli_serves_and_stops_on_sigterm():
+    extra = make_key("cli-client", "secret")
+    proc, lines = start_cli("--token-lifetime", "60", "--key", f"{extra}:GIGACHAT_API_B2B")
     try:
-        printed: dict[str, str] = {}
-        while "Demo authorization key" not in printed:
-            name, _, value = _next_line(lines, proc).partition(": ")
-            printed[name] = value.strip()
+        printed = printed_until("Demo authorization key", lines, proc)
         assert printed["Demo authorization key"] == DEMO_KEY
         oauth_url, api_url = printed["OAuth URL"], printed["API URL"]
         assert oauth_url.endswith("/api/v2/oauth") and api_url.endswith("/api/v1")
