@@ -163,17 +163,22 @@ def test_a_client_closing_a_stream_early_is_seen(emulator):
     assert aborted == 1
 
 
-def test_a_raw_socket_closed_mid_stream_is_seen(emulator):
-    token = token_for(emulator)
-    emulator.set_reply(LONG_TEXT)
-    emulator.stream_delay = 0.3
-    body = json.dumps({"model": "GigaChat", "messages": [USER], "stream": True}).encode()
+def raw_chat(token: str, stream: bool) -> bytes:
+    """A chat request as raw HTTP/1.1 bytes, for a socket the test closes itself."""
+    body = json.dumps({"model": "GigaChat", "messages": [USER], "stream": stream}).encode()
     head = (
         f"POST /api/v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode()
+    return head + body
+
+
+def test_a_raw_socket_closed_mid_stream_is_seen(emulator):
+    token = token_for(emulator)
+    emulator.set_reply(LONG_TEXT)
+    emulator.stream_delay = 0.3
     with socket.create_connection(("127.0.0.1", emulator.port), timeout=TIMEOUT) as sock:
-        sock.sendall(head + body)
+        sock.sendall(raw_chat(token, stream=True))
         assert sock.recv(4096).startswith(b"HTTP/1.1 200")
     assert emulator.wait_stat("streams_aborted", 1, timeout=TIMEOUT)
     assert emulator.stats["in_flight"] == 0
@@ -242,13 +247,8 @@ def test_precached_tokens_grow_when_a_session_repeats_its_system_prompt(emulator
 def test_a_client_hanging_up_during_latency_is_seen(emulator, stream, counter):
     token = token_for(emulator)
     emulator.latency = 30
-    body = json.dumps({"model": "GigaChat", "messages": [USER], "stream": stream}).encode()
-    head = (
-        f"POST /api/v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode()
     with socket.create_connection(("127.0.0.1", emulator.port), timeout=TIMEOUT) as sock:
-        sock.sendall(head + body)
+        sock.sendall(raw_chat(token, stream=stream))
         assert emulator.wait_stat("chat_calls", 1, timeout=TIMEOUT)
     closed_at = time.monotonic()
     assert emulator.wait_stat(counter, 1, timeout=TIMEOUT)
