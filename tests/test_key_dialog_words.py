@@ -8,29 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
-
-import pytest
 
 from gigachat.core.errors import BridgeError
 from gigachat.desktop.key_dialog import SAVE, SAVE_UNCHECKED, SCOPE_LABELS, KeyDialog, scope_value
 from gigachat.emulator import DEMO_KEY
 from tests import xrig
 
-xdisplay = xrig.xdisplay  # session fixture
+xdisplay, root = xrig.xdisplay, xrig.tk_root  # session display; a Tk root per test
 
 
-@pytest.fixture
-def root(xdisplay, monkeypatch):
-    import tkinter as tk
-
-    monkeypatch.setenv("DISPLAY", xdisplay.name)
-    window = tk.Tk()
-    window.withdraw()
-    yield window
-    window.destroy()
-    window = None
-    gc.collect()
 
 
 pump = functools.partial(xrig.pump, timeout=20.0)

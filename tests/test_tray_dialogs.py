@@ -6,7 +6,6 @@ Secret Service keyring (run under scripts/with-keyring.sh).
 
 from __future__ import annotations
 
-import gc
 import subprocess
 import uuid
 
@@ -20,22 +19,9 @@ from gigachat.emulator import DEMO_KEY, make_key
 from tests import xrig
 from tests.conftest import need
 
-xdisplay = xrig.xdisplay  # session fixture
+xdisplay, root = xrig.xdisplay, xrig.tk_root  # session display; a Tk root per test
 
 
-@pytest.fixture
-def root(xdisplay, monkeypatch):
-    import tkinter as tk
-
-    monkeypatch.setenv("DISPLAY", xdisplay.name)
-    window = tk.Tk()
-    window.withdraw()
-    yield window
-    window.destroy()
-    del window
-    # The dialogs' reference cycles still hold the Tcl interpreter: free it here, in the thread
-    # that made it. Collected later by a background thread's GC, Tcl aborts the whole process.
-    gc.collect()
 
 
 pump = xrig.pump

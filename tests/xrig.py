@@ -143,6 +143,23 @@ def xdisplay():
     process.wait(10)
 
 
+@pytest.fixture
+def tk_root(xdisplay, monkeypatch):
+    """A withdrawn Tk root on the session display, owned by the test thread."""
+    import gc
+    import tkinter as tk
+
+    monkeypatch.setenv("DISPLAY", xdisplay.name)
+    window = tk.Tk()
+    window.withdraw()
+    yield window
+    window.destroy()
+    del window
+    # The dialogs' reference cycles still hold the Tcl interpreter: free it here, in the thread
+    # that made it. Collected later by a background thread's GC, Tcl aborts the whole process.
+    gc.collect()
+
+
 def _tray_owner(name: str) -> int:
     from Xlib import display as xdisplay_mod
 
