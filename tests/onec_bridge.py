@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import need, wait_for
-from tests.onec_contract import Contract
+from tests.onec_contract import MODULE, Contract, extract_contract
 from tests.onec_wire import BOM, onec_json, onec_request
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,6 +112,37 @@ def live_spec_of(bridge: Bridge) -> dict:
     status, _, body = onec_request(bridge.host, bridge.port, "/openapi.json", None)
     assert status == 200
     return json.loads(body)
+
+
+# --- module-scoped fixtures the 1C contract modules share (`name = onec_bridge.name`) -------
+
+
+def _module_name(request) -> str:
+    return request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_").replace("_", "-")
+
+
+@pytest.fixture(scope="module")
+def contract() -> Contract:
+    """What the 1C module sends, read from its BSL source."""
+    return extract_contract(MODULE.read_bytes())
+
+
+@pytest.fixture(scope="module")
+def bridge(tmp_path_factory, request):
+    with bridge_in(tmp_path_factory, f"{_module_name(request)}-bridge") as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def key_bridge(tmp_path_factory, request):
+    """A bridge with the local API key on (LOCAL_KEY)."""
+    with bridge_in(tmp_path_factory, f"{_module_name(request)}-key-bridge", api_key=LOCAL_KEY) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def live_spec(bridge) -> dict:
+    return live_spec_of(bridge)
 
 
 def module_headers(contract: Contract, key: str | None = None, *, body: bool = True,

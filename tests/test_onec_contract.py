@@ -12,13 +12,12 @@ import re
 
 import pytest
 
+from tests import onec_bridge
 from tests.onec_bridge import (
     LOCAL_KEY,
     SAMPLE_VALUES,
     analyze_body,
     ask,
-    bridge_in,
-    live_spec_of,
     send_like_module,
 )
 from tests.onec_bsl import arguments, bsl_parser, method_calls, string_value
@@ -26,7 +25,6 @@ from tests.onec_contract import (
     ASYNC_MODULE,
     MODULE,
     TODAY,
-    Contract,
     answer_problems,
     extract_contract,
     live_problems,
@@ -35,27 +33,9 @@ from tests.onec_contract import (
 )
 from tests.onec_wire import onec_json, onec_request
 
-
-@pytest.fixture(scope="module")
-def contract() -> Contract:
-    return extract_contract(MODULE.read_bytes())
-
-
-@pytest.fixture(scope="module")
-def bridge(tmp_path_factory):
-    with bridge_in(tmp_path_factory, "onec-bridge") as started:
-        yield started
-
-
-@pytest.fixture(scope="module")
-def key_bridge(tmp_path_factory):
-    with bridge_in(tmp_path_factory, "onec-key-bridge", api_key=LOCAL_KEY) as started:
-        yield started
-
-
-@pytest.fixture(scope="module")
-def live_spec(bridge) -> dict:
-    return live_spec_of(bridge)
+# module-scoped fixtures shared by the 1C contract modules (tests/onec_bridge.py)
+contract, bridge = onec_bridge.contract, onec_bridge.bridge
+key_bridge, live_spec = onec_bridge.key_bridge, onec_bridge.live_spec
 
 
 # --- tests -----------------------------------------------------------------------------

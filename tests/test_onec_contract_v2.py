@@ -13,24 +13,24 @@ import re
 import uuid
 from datetime import datetime
 
-import pytest
-
+from tests import onec_bridge
 from tests.onec_bridge import (
     LOCAL_KEY,
     analyze_body,
-    bridge_in,
-    live_spec_of,
     send_like_module,
 )
 from tests.onec_contract import (
     MODULE,
     TODAY,
     answer_problems,
-    extract_contract,
     live_problems,
     spec_problems,
 )
 from tests.onec_jobs import PNG, file_item, get, poll_until_final, post_job
+
+# module-scoped fixtures shared by the 1C contract modules (tests/onec_bridge.py)
+contract, bridge = onec_bridge.contract, onec_bridge.bridge
+key_bridge, live_spec = onec_bridge.key_bridge, onec_bridge.live_spec
 
 NEW_ROUTES = {("POST", "/jobs"), ("GET", "/jobs/{id}"), ("DELETE", "/jobs/{id}"),
               ("GET", "/jobs/{id}/results"), ("POST", "/analyze/extract")}
@@ -45,30 +45,6 @@ def fields_as_1c() -> dict:
 
 CONTRACT_TEXT = ("Договор поставки №127 от 15.01.2024.\r\nКонтрагент: ООО «ТехноПром»\r\nИНН: 7701234567\r\n"
                  "Сумма: 2 450 000,00 руб.\r\nДата: 15.01.2024\r\nСтавкаНДС: 20%")
-
-
-@pytest.fixture(scope="module")
-def contract():
-    return extract_contract(MODULE.read_bytes())
-
-
-@pytest.fixture(scope="module")
-def bridge(tmp_path_factory):
-    with bridge_in(tmp_path_factory, "onec-v2-bridge") as started:
-        yield started
-
-
-@pytest.fixture(scope="module")
-def key_bridge(tmp_path_factory):
-    with bridge_in(tmp_path_factory, "onec-v2-key-bridge", api_key=LOCAL_KEY) as started:
-        yield started
-
-
-@pytest.fixture(scope="module")
-def live_spec(bridge) -> dict:
-    return live_spec_of(bridge)
-
-# --- the OpenAPI document ----------------------------------------------------------------
 
 
 def test_openapi_describes_every_route_and_key_the_module_uses(contract, live_spec):

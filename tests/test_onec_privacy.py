@@ -11,35 +11,22 @@ from pathlib import Path
 
 import pytest
 
+from tests import onec_bridge
 from tests.conftest import need, wait_for
 from tests.onec_bridge import (
     analyze_body,
     bridge_available,
-    bridge_in,
-    live_spec_of,
     send_like_module,
     start_bridge,
     stop_bridge,
 )
 from tests.onec_bsl import bsl_parser, methods, string_value, walk
-from tests.onec_contract import MODULE, answer_problems, extract_contract, live_problems, resolve
+from tests.onec_contract import MODULE, answer_problems, live_problems, resolve
 from tests.onec_jobs import PNG, file_item, poll_until_final, post_job
 
-
-@pytest.fixture(scope="module")
-def contract():
-    return extract_contract(MODULE.read_bytes())
-
-
-@pytest.fixture(scope="module")
-def bridge(tmp_path_factory):
-    with bridge_in(tmp_path_factory, "onec-privacy-bridge") as started:
-        yield started
-
-
-@pytest.fixture(scope="module")
-def live_spec(bridge) -> dict:
-    return live_spec_of(bridge)
+# module-scoped fixtures shared by the 1C contract modules (tests/onec_bridge.py)
+contract, bridge = onec_bridge.contract, onec_bridge.bridge
+live_spec = onec_bridge.live_spec
 
 
 # --- personal-data masking (issue 17) --------------------------------------------------------
